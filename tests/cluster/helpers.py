@@ -1,0 +1,208 @@
+"""Helpers for tests that run against a LocalCluster (importable once tests/cluster is on sys.path).
+
+    from helpers import wait_for, create_deployment, pod_snapshot, pods_of, container
+"""
+
+import time
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+DEFAULT_TIMEOUT = 90
+
+
+class WaitTimeout(AssertionError):
+    pass
+
+
+def wait_for(predicate, timeout=DEFAULT_TIMEOUT, interval=0.25, message=None):
+    """Poll predicate() until it returns a truthy value, which is returned. Exceptions raised by
+    predicate count as "not yet"; on timeout the last value/exception is in the error."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+            last = value
+        except ApiException as e:
+            last = "ApiException %s: %s" % (e.status, e.reason)
+        except Exception as e:  # noqa: BLE001
+            last = "%s: %s" % (type(e).__name__, e)
+        if time.monotonic() >= deadline:
+            raise WaitTimeout("%s not reached within %ss (last: %r)" % (
+                message or getattr(predicate, "__name__", "condition"), timeout, last))
+        time.sleep(interval)
+
+
+def container(name, image, **extra):
+    d = {"name": name, "image": image}
+    d.update(extra)
+    return d
+
+
+def _template(labels, containers, init_containers=None, readiness_gates=None):
+    spec = {"containers": containers, "terminationGracePeriodSeconds": 1}
+    if init_containers:
+        spec["initContainers"] = init_containers
+    if readiness_gates:
+        spec["readinessGates"] = [{"conditionType": g} for g in readiness_gates]
+    return {"metadata": {"labels": dict(labels)}, "spec": spec}
+
+
+def _containers(containers):
+    if containers is None:
+        return [container("app", "nginx:1.19-alpine")]
+    return [c if isinstance(c, dict) else container(c[0], c[1]) for c in containers]
+
+
+def pod_is_ready(pod):
+    conds = {c.type: c.status for c in (pod.status.conditions or [])}
+    return pod.metadata.deletion_timestamp is None and conds.get("Ready") == "True"
+
+
+def pods_of(k8s_or_core, namespace, selector):
+    core = getattr(k8s_or_core, "core", k8s_or_core)
+    return core.list_namespaced_pod(namespace, label_selector=selector).items
+
+
+def selector_of(labels):
+    return ",".join("%s=%s" % kv for kv in sorted(labels.items()))
+
+
+def wait_pods_ready(core, namespace, selector, count, timeout=DEFAULT_TIMEOUT):
+    """Wait until exactly `count` pods match selector, none terminating, all Ready."""
+    def ready():
+        pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+        live = [p for p in pods if p.metadata.deletion_timestamp is None]
+        if len(pods) == count and len(live) == count and all(pod_is_ready(p) for p in live):
+            return sorted(live, key=lambda p: p.metadata.name)
+        return None
+    return wait_for(ready, timeout, message="%d Ready pods for %s" % (count, selector))
+
+
+def create_deployment(k8s, namespace, name, replicas=3, containers=None, init_containers=None,
+                      readiness_gates=None, labels=None, wait=True, timeout=DEFAULT_TIMEOUT):
+    """Create a Deployment and (wait=True) wait until all its pods are Ready. Returns the pods
+    (sorted by name) or the created Deployment when wait=False."""
+    labels = labels or {"app": name}
+    body = {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "labels": dict(labels)},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
+                     "template": _template(labels, _containers(containers), init_containers,
+                                           readiness_gates)}}
+    created = k8s.apps.create_namespaced_deployment(namespace, body)
+    if not wait:
+        return created
+    return wait_pods_ready(k8s.core, namespace, selector_of(labels), replicas, timeout)
+
+
+def create_statefulset(k8s, namespace, name, replicas=3, containers=None, init_containers=None,
+                       labels=None, wait=True, timeout=DEFAULT_TIMEOUT):
+    labels = labels or {"app": name}
+    k8s.core.create_namespaced_service(namespace, {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+        "spec": {"clusterIP": "None", "selector": dict(labels),
+                 "ports": [{"port": 80, "name": "http"}]}})
+    body = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": name, "labels": dict(labels)},
+            "spec": {"replicas": replicas, "serviceName": name,
+                     "podManagementPolicy": "Parallel",
+                     "selector": {"matchLabels": dict(labels)},
+                     "template": _template(labels, _containers(containers), init_containers)}}
+    created = k8s.apps.create_namespaced_stateful_set(namespace, body)
+    if not wait:
+        return created
+    return wait_pods_ready(k8s.core, namespace, selector_of(labels), replicas, timeout)
+
+
+def create_daemonset(k8s, namespace, name, containers=None, init_containers=None, labels=None,
+                     wait=True, timeout=DEFAULT_TIMEOUT, node_count=None):
+    """A DaemonSet runs one pod per (simulated) node; node_count defaults to all nodes."""
+    labels = labels or {"app": name}
+    body = {"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": name, "labels": dict(labels)},
+            "spec": {"selector": {"matchLabels": dict(labels)},
+                     "template": _template(labels, _containers(containers), init_containers)}}
+    created = k8s.apps.create_namespaced_daemon_set(namespace, body)
+    if not wait:
+        return created
+    if node_count is None:
+        node_count = len(k8s.core.list_node().items)
+    return wait_pods_ready(k8s.core, namespace, selector_of(labels), node_count, timeout)
+
+
+def create_pod(k8s, namespace, name, containers=None, init_containers=None, readiness_gates=None,
+               labels=None, wait=True, timeout=DEFAULT_TIMEOUT):
+    """A bare pod (no controller). wait=True waits until it is Ready."""
+    labels = labels or {"pod": name}
+    t = _template(labels, _containers(containers), init_containers, readiness_gates)
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": dict(t["metadata"], name=name),
+            "spec": t["spec"]}
+    k8s.core.create_namespaced_pod(namespace, body)
+    if not wait:
+        return read_pod(k8s, namespace, name)
+    return wait_for(lambda: (lambda p: p if pod_is_ready(p) else None)(
+        read_pod(k8s, namespace, name)), timeout, message="pod %s Ready" % name)
+
+
+def read_pod(k8s, namespace, name):
+    return getattr(k8s, "core", k8s).read_namespaced_pod(name, namespace)
+
+
+def container_status(pod, name, init=False):
+    statuses = (pod.status.init_container_statuses if init else pod.status.container_statuses)
+    for cs in statuses or []:
+        if cs.name == name:
+            return cs
+    return None
+
+
+def waiting_reason(pod, name):
+    cs = container_status(pod, name)
+    if cs is None or cs.state is None or cs.state.waiting is None:
+        return None
+    return cs.state.waiting.reason
+
+
+def patch_container_image(k8s, namespace, pod_name, index, image, expect_name=None):
+    """JSON-patch /spec/containers/<index>/image, guarded by a test on the container name."""
+    ops = []
+    if expect_name is not None:
+        ops.append({"op": "test", "path": "/spec/containers/%d/name" % index,
+                    "value": expect_name})
+    ops.append({"op": "replace", "path": "/spec/containers/%d/image" % index, "value": image})
+    return getattr(k8s, "core", k8s).patch_namespaced_pod(
+        pod_name, namespace, ops, _content_type="application/json-patch+json")
+
+
+def pod_snapshot(pods):
+    """{pod name: {uid, node, ip, phase, ready, restartCounts, images, imageIDs, containerIDs}}
+    for V1Pod objects (or a single pod) - compare two snapshots to see what changed."""
+    if not isinstance(pods, (list, tuple)):
+        pods = [pods]
+    out = {}
+    for p in pods:
+        cs = sorted(p.status.container_statuses or [], key=lambda c: c.name)
+        out[p.metadata.name] = {
+            "uid": p.metadata.uid,
+            "node": p.spec.node_name,
+            "ip": p.status.pod_ip,
+            "phase": p.status.phase,
+            "ready": pod_is_ready(p),
+            "restartCounts": {c.name: c.restart_count for c in cs},
+            "images": {c.name: c.image for c in cs},
+            "specImages": {c.name: c.image for c in p.spec.containers},
+            "imageIDs": {c.name: c.image_id for c in cs},
+            "containerIDs": {c.name: c.container_id for c in cs},
+        }
+    return out
+
+
+def upgraded(pod, name, normalised_image, old_container_id=None):
+    """True when container `name` runs normalised_image, is running, ready, and (if given) has a
+    containerID different from old_container_id."""
+    cs = container_status(pod, name)
+    return bool(cs and cs.image == normalised_image and cs.state and cs.state.running
+                and cs.ready and (old_container_id is None or cs.container_id != old_container_id))

@@ -1,0 +1,372 @@
+# -*- coding: utf-8 -*-
+# Copyright: inplace.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection and auth, the one place that talks HTTP to the API server.
+
+Auth options are those kubernetes.core users know (and the same ``K8S_AUTH_*`` variables, wired
+in the shared argument spec). The kubernetes client loads kubeconfig and in-cluster config;
+requests go through one small JSON transport so that every write honours check mode
+(server-side dry run), transient failures are retried with backoff within a deadline, errors
+become one readable message, and requests are counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import ssl
+import tempfile
+import threading
+import time
+from urllib.parse import urlencode
+
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import kubernetes, urllib3
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import (
+    ApiError,
+    InplaceError,
+    PreconditionFailed,
+)
+
+TRANSIENT_STATUS = (429, 500, 502, 503, 504)
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+USER_AGENT = "inplace.kubernetes"
+
+
+class WatchExpired(Exception):
+    """The watch's resourceVersion is too old (410): re-list and watch again."""
+
+
+def _load_configuration(params):
+    """Build a kubernetes ``Configuration`` from the module's auth parameters."""
+    configuration = kubernetes.client.Configuration()
+    kubeconfig = params.get("kubeconfig")
+    context = params.get("context")
+    host = params.get("host")
+    explicit = host and (params.get("api_key") or params.get("username") or params.get("client_cert"))
+    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
+        "/var/run/secrets/kubernetes.io/serviceaccount/token")
+    default_kubeconfig = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+    try:
+        if isinstance(kubeconfig, dict):
+            kubernetes.config.load_kube_config_from_dict(
+                config_dict=kubeconfig, context=context, client_configuration=configuration, persist_config=False)
+        elif kubeconfig:
+            path = os.path.expanduser(kubeconfig)
+            _check_kubeconfig_file(path)
+            kubernetes.config.load_kube_config(
+                config_file=path, context=context, client_configuration=configuration, persist_config=False)
+        elif explicit:
+            pass
+        elif context or (os.path.exists(default_kubeconfig) and not in_cluster):
+            _check_kubeconfig_file(default_kubeconfig)
+            kubernetes.config.load_kube_config(
+                config_file=default_kubeconfig, context=context, client_configuration=configuration, persist_config=False)
+        elif in_cluster:
+            kubernetes.config.load_incluster_config(client_configuration=configuration)
+        elif not host:
+            raise InplaceError(
+                "no Kubernetes credentials: give kubeconfig (or K8S_AUTH_KUBECONFIG), or host with api_key, "
+                "or run inside a pod with a service account")
+    except InplaceError:
+        raise
+    except Exception as exc:  # ConfigException, YAML errors, bad base64 ... all mean a bad kubeconfig
+        raise InplaceError("cannot load the Kubernetes configuration: %s" % _one_line(exc))
+    if host:
+        configuration.host = host
+    if params.get("api_key"):
+        configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
+        configuration.api_key_prefix = {}
+    if params.get("username"):
+        configuration.username = params["username"]
+        configuration.password = params.get("password") or ""
+    for option, attribute in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"), ("client_key", "key_file")):
+        if params.get(option):
+            path = os.path.expanduser(params[option])
+            if not os.path.isfile(path):
+                raise InplaceError("%s %s does not exist" % (option, path))
+            setattr(configuration, attribute, path)
+    if params.get("validate_certs") is not None:
+        configuration.verify_ssl = params["validate_certs"]
+    if params.get("proxy"):
+        configuration.proxy = params["proxy"]
+    if params.get("no_proxy"):
+        configuration.no_proxy = params["no_proxy"]
+    if not getattr(configuration, "host", None):
+        raise InplaceError("no API server address: the kubeconfig names none and host is not set")
+    return configuration
+
+
+def _check_kubeconfig_file(path):
+    if not os.path.exists(path):
+        raise InplaceError("kubeconfig %s does not exist" % path)
+    if not os.path.isfile(path):
+        raise InplaceError("kubeconfig %s is not a file" % path)
+    if not os.access(path, os.R_OK):
+        raise InplaceError("kubeconfig %s is not readable by this user" % path)
+    if os.path.getsize(path) == 0:
+        raise InplaceError("kubeconfig %s is empty" % path)
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split())
+
+
+def _bypass_proxy(host, no_proxy):
+    if not no_proxy:
+        return False
+    hostname = urllib3.util.parse_url(host).host or ""
+    for entry in no_proxy.replace(" ", "").split(","):
+        if entry == "*" or (entry and (hostname == entry.lstrip(".") or hostname.endswith("." + entry.lstrip(".")))):
+            return True
+    return False
+
+
+class Kube(object):
+    """A JSON client for the Kubernetes API.
+
+    ``dry_run`` turns every write into a server-side dry run (``dryRun=All``), so check mode runs
+    admission and RBAC for real and changes nothing.
+    """
+
+    def __init__(self, params, dry_run=False, warn=None):
+        self.dry_run = dry_run
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._contacted = False
+        self._warn = warn or (lambda msg: None)
+        configuration = _load_configuration(params)
+        self.configuration = configuration
+        self.host = configuration.host.rstrip("/")
+        self.retry_seconds = float(params.get("api_retry_seconds") or 60)
+        self._impersonate_user = params.get("impersonate_user")
+        self._impersonate_groups = params.get("impersonate_groups") or []
+        if configuration.verify_ssl is False:
+            self._warn("TLS certificate verification of %s is off (validate_certs: false)" % self.host)
+        self._pool = self._make_pool(configuration)
+
+    @staticmethod
+    def _make_pool(configuration):
+        kwargs = {"num_pools": 4, "maxsize": 32, "block": False}
+        if configuration.verify_ssl:
+            kwargs["cert_reqs"] = ssl.CERT_REQUIRED
+            if getattr(configuration, "ssl_ca_cert", None):
+                kwargs["ca_certs"] = configuration.ssl_ca_cert
+            elif getattr(configuration, "ca_cert_data", None):
+                data = configuration.ca_cert_data
+                kwargs["ca_cert_data"] = data.decode() if isinstance(data, bytes) else data
+        else:
+            kwargs["cert_reqs"] = ssl.CERT_NONE
+        if getattr(configuration, "cert_file", None):
+            kwargs["cert_file"] = configuration.cert_file
+        if getattr(configuration, "key_file", None):
+            kwargs["key_file"] = configuration.key_file
+        if getattr(configuration, "assert_hostname", None) is False:
+            kwargs["assert_hostname"] = False
+        if getattr(configuration, "tls_server_name", None):
+            kwargs["server_hostname"] = configuration.tls_server_name
+        if not configuration.verify_ssl:
+            urllib3.disable_warnings()
+        proxy = getattr(configuration, "proxy", None)
+        if proxy and not _bypass_proxy(configuration.host, getattr(configuration, "no_proxy", None)):
+            return urllib3.ProxyManager(proxy_url=proxy, proxy_headers=getattr(configuration, "proxy_headers", None), **kwargs)
+        return urllib3.PoolManager(**kwargs)
+
+    def _headers(self, content_type=None):
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        configuration = self.configuration
+        token = None
+        try:
+            token = configuration.get_api_key_with_prefix("authorization")
+        except Exception:  # pragma: no cover - exec plugins that fail to refresh
+            token = None
+        if not token:
+            try:
+                token = configuration.get_api_key_with_prefix("BearerToken")
+            except Exception:
+                token = None
+        if token:
+            headers["Authorization"] = token
+        elif getattr(configuration, "username", None):
+            raw = "%s:%s" % (configuration.username, configuration.password or "")
+            headers["Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
+        if self._impersonate_user:
+            headers["Impersonate-User"] = self._impersonate_user
+        if self._impersonate_groups:
+            headers["Impersonate-Group"] = ",".join(self._impersonate_groups)
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
+
+    def _count(self):
+        with self._lock:
+            self.requests += 1
+
+    # -- plain requests ---------------------------------------------------------------------
+
+    def request(self, method, path, query=None, body=None, content_type="application/json",
+                write=None, deadline=None, retry_conflicts=False):
+        """Send one request and return the decoded JSON body.
+
+        Transient failures (connection errors, 429, 5xx) are retried with exponential backoff
+        until ``deadline`` (a ``time.monotonic()`` value) or the client's retry window runs out.
+        Writes carry ``dryRun=All`` in check mode.
+        """
+        query = dict(query or {})
+        write = method in ("POST", "PUT", "PATCH", "DELETE") if write is None else write
+        if write and self.dry_run:
+            query["dryRun"] = "All"
+        url = self.host + path + ("?" + _urlencode(query) if query else "")
+        encoded = None
+        if body is not None:
+            encoded = json.dumps(body).encode("utf-8")
+        window = self.retry_seconds if self._contacted else min(self.retry_seconds, 5.0)
+        give_up = time.monotonic() + window
+        if deadline is not None:
+            give_up = min(give_up, deadline)
+        delay = 0.2
+        while True:
+            self._count()
+            try:
+                response = self._pool.request(
+                    method, url, body=encoded, headers=self._headers(content_type if body is not None else None),
+                    timeout=urllib3.Timeout(connect=5.0, read=60.0), retries=False, preload_content=True)
+            except urllib3.exceptions.HTTPError as exc:
+                if time.monotonic() + delay < give_up:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                raise ApiError("cannot reach the Kubernetes API server at %s (%s %s): %s"
+                               % (self.host, method, path, _one_line(exc)), status=0)
+            self._contacted = True
+            status = response.status
+            if status < 400:
+                data = response.data
+                return json.loads(data) if data else {}
+            error = _decode_status(response.data)
+            retriable = status in TRANSIENT_STATUS and not _is_test_failure(error) or (retry_conflicts and status == 409)
+            if retriable and time.monotonic() + delay < give_up:
+                retry_after = response.headers.get("Retry-After")
+                wait = delay
+                if retry_after and retry_after.isdigit():
+                    wait = max(wait, min(float(retry_after), 10.0))
+                time.sleep(wait * (0.8 + 0.4 * random.random()))
+                delay = min(delay * 2, 5.0)
+                continue
+            raise _api_error(status, error, method, path)
+
+    def get(self, path, query=None, deadline=None):
+        return self.request("GET", path, query=query, deadline=deadline)
+
+    def json_patch(self, path, patch, deadline=None):
+        ops = patch.patch if hasattr(patch, "patch") else list(patch)
+        return self.request("PATCH", path, body=ops, content_type=JSON_PATCH, deadline=deadline)
+
+    def merge_patch(self, path, patch, deadline=None):
+        return self.request("PATCH", path, body=patch, content_type=MERGE_PATCH, deadline=deadline)
+
+    def post(self, path, body, deadline=None):
+        return self.request("POST", path, body=body, deadline=deadline)
+
+    # -- watch ------------------------------------------------------------------------------
+
+    def watch(self, path, query, timeout_seconds):
+        """Yield ``(type, object)`` events of a watch; raise :class:`WatchExpired` on 410."""
+        query = dict(query or {})
+        query.update({"watch": "1", "allowWatchBookmarks": "true", "timeoutSeconds": str(max(1, int(timeout_seconds)))})
+        url = self.host + path + "?" + _urlencode(query)
+        self._count()
+        try:
+            response = self._pool.request(
+                "GET", url, headers=self._headers(), preload_content=False, retries=False,
+                timeout=urllib3.Timeout(connect=5.0, read=timeout_seconds + 15.0))
+        except urllib3.exceptions.HTTPError as exc:
+            raise ApiError("cannot reach the Kubernetes API server at %s: %s" % (self.host, _one_line(exc)), status=0)
+        try:
+            if response.status >= 400:
+                error = _decode_status(response.read())
+                if response.status == 410:
+                    raise WatchExpired()
+                raise _api_error(response.status, error, "WATCH", path)
+            buffer = b""
+            for chunk in response.stream(65536, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    kind = event.get("type")
+                    obj = event.get("object") or {}
+                    if kind == "ERROR":
+                        if obj.get("code") == 410:
+                            raise WatchExpired()
+                        raise _api_error(obj.get("code") or 500, obj, "WATCH", path)
+                    yield kind, obj
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ApiError("watch on %s interrupted: %s" % (path, _one_line(exc)), status=0)
+        finally:
+            response.release_conn()
+
+
+def _urlencode(query):
+    return urlencode(query)
+
+
+def _decode_status(data):
+    try:
+        status = json.loads(data)
+        return status if isinstance(status, dict) else {"message": str(status)}
+    except (ValueError, TypeError):
+        return {"message": (data or b"").decode("utf-8", "replace")[:500]}
+
+
+def _is_test_failure(error):
+    message = (error.get("message") or "").lower()
+    return "test failed" in message or "testing value" in message
+
+
+def _api_error(status, error, method, path):
+    message = error.get("message") or error.get("reason") or "HTTP %d" % status
+    reason = error.get("reason") or ""
+    if _is_test_failure(error):
+        return PreconditionFailed("%s %s: the object changed since it was read (%s)" % (method, path, message),
+                                  status=status, reason="Conflict")
+    if status == 401:
+        text = "the API server rejected the credentials (401 Unauthorized) for %s %s" % (method, path)
+    elif status == 403:
+        text = "forbidden (403): %s" % message
+    elif status == 404:
+        text = "not found (404): %s" % message
+    else:
+        text = "%s %s failed (%d %s): %s" % (method, path, status, reason, message)
+    return ApiError(text, status=status, reason=reason)
+
+
+def connect(module, params=None):
+    """A :class:`Kube` for a module's parameters; check mode means server-side dry run."""
+    return Kube(params or module.params, dry_run=module.check_mode, warn=module.warn)
+
+
+def api_path(kind, namespace, name=None, subresource=None):
+    """The REST path of a namespaced object of one of the kinds this collection handles."""
+    group = {
+        "Pod": "/api/v1", "Event": "/api/v1", "Namespace": "/api/v1", "PersistentVolumeClaim": "/api/v1",
+        "Deployment": "/apis/apps/v1", "ReplicaSet": "/apis/apps/v1", "StatefulSet": "/apis/apps/v1",
+        "DaemonSet": "/apis/apps/v1", "ControllerRevision": "/apis/apps/v1",
+        "PodDisruptionBudget": "/apis/policy/v1beta1", "Lease": "/apis/coordination.k8s.io/v1",
+    }[kind]
+    plural = {"Pod": "pods", "Event": "events", "Deployment": "deployments", "ReplicaSet": "replicasets",
+              "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "ControllerRevision": "controllerrevisions",
+              "PodDisruptionBudget": "poddisruptionbudgets", "Lease": "leases",
+              "PersistentVolumeClaim": "persistentvolumeclaims"}.get(kind)
+    if kind == "Namespace":
+        return "/api/v1/namespaces" + ("/" + name if name else "")
+    path = "%s/namespaces/%s/%s" % (group, namespace, plural)
+    if name:
+        path += "/" + name
+    if subresource:
+        path += "/" + subresource
+    return path

@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: inplace.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The module's result: per-pod entries, the summary lists and the diff (pure)."""
+
+from __future__ import annotations
+
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import current_images
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import find_status, pod_ready
+
+
+def pod_entry(pod, changes=None, patched=False, state=None, reason=""):
+    """One pod as the module reports it."""
+    metadata = pod.get("metadata", {})
+    status = pod.get("status") or {}
+    names = [c.get("name") for c in (pod.get("spec", {}).get("containers") or []) + (pod.get("spec", {}).get("initContainers") or [])]
+    by_name = dict((c["name"], c) for c in changes or [])
+    images = current_images(pod.get("spec", {}))
+    containers = []
+    for name in names:
+        change = by_name.get(name)
+        cs = find_status(pod, name) or {}
+        containers.append({
+            "name": name,
+            "before": change["before"] if change else images.get(name),
+            "after": change["after"] if change else images.get(name),
+            "image_status": cs.get("image"),
+            "ready": cs.get("ready", False),
+            "restart_count": cs.get("restartCount", 0),
+        })
+    return {
+        "name": metadata.get("name"),
+        "uid": metadata.get("uid"),
+        "node": pod.get("spec", {}).get("nodeName"),
+        "pod_ip": status.get("podIP"),
+        "containers": containers,
+        "patched": patched,
+        "ready": pod_ready(pod),
+        "restart_count": sum(c["restart_count"] for c in containers),
+        "state": state or ("ready" if pod_ready(pod) else "not_ready"),
+        "reason": reason,
+    }
+
+
+def diff_for(plans, template_before=None, template_after=None):
+    """``{before, after}`` images per pod (and of the owner's template) for ``--diff``."""
+    before, after = {"pods": {}}, {"pods": {}}
+    for plan in plans:
+        if not plan["changes"]:
+            continue
+        before["pods"][plan["name"]] = dict((c["name"], c["before"]) for c in plan["changes"])
+        after["pods"][plan["name"]] = dict((c["name"], c["after"]) for c in plan["changes"])
+    if template_before is not None and template_before != template_after:
+        before["template"] = template_before
+        after["template"] = template_after
+    return {"before": before, "after": after}
+
+
+def state_summary(entries):
+    """``"3 upgraded, 1 failed ..."`` for messages."""
+    counts = {}
+    for entry in entries:
+        counts[entry["state"]] = counts.get(entry["state"], 0) + 1
+    return ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items()))

@@ -1,0 +1,520 @@
+# -*- coding: utf-8 -*-
+# Copyright: inplace.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The upgrade itself: plan, patch batch after batch, wait, handle failure, sync the template."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import events
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import discover, disruption_budgets, list_items
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.durable import (
+    TemplateSync,
+    pending_sync,
+    template_needs_sync,
+)
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, PreconditionFailed
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.inputs import check_batching, check_name, check_targets
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import (
+    check_containers,
+    container_names,
+    current_images,
+    image_changes,
+    image_patch,
+)
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan import plan_batches
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import diff_for, pod_entry, state_summary
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import (
+    DONE,
+    FAILED,
+    PENDING,
+    VANISHED,
+    Expectation,
+    baseline_of,
+    pod_progress,
+    pod_ready,
+    wait_for_pods,
+)
+
+LAST_UPGRADE_ANNOTATION = "inplace.kubernetes.io/last-upgrade"
+MAX_PARALLEL_WRITES = 16
+
+
+def validate(params, require_targets=True):
+    """Every check that needs no API call; runs before the client is even built."""
+    if params.get("name"):
+        check_name(params["name"], "name")
+    check_name(params["namespace"], "namespace", label=True)
+    for pod in params.get("pods") or []:
+        check_name(pod, "pod name")
+    if params.get("rollback"):
+        if params.get("containers") or params.get("image"):
+            raise InplaceError("rollback restores the images recorded before the last upgrade; do not give containers or image")
+        if not params.get("name"):
+            raise InplaceError("rollback needs name: the recorded images live on the workload")
+    elif require_targets or params.get("containers") or params.get("image"):
+        check_targets(params.get("containers"), params.get("image"))
+    check_batching(params.get("batch_size"), params.get("canary"), params.get("max_pods"))
+
+
+def recorded_upgrade(owner):
+    """The record of the last upgrade on an owner (``{time, target, previous}``) or ``None``."""
+    raw = ((owner or {}).get("metadata", {}).get("annotations") or {}).get(LAST_UPGRADE_ANNOTATION)
+    if not raw:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("previous"), dict) else None
+
+
+class Rollout(object):
+
+    def __init__(self, kube, params, check_mode=False, diff_mode=False, warn=None):
+        self.kube = kube
+        self.params = params
+        self.check_mode = check_mode
+        self.diff_mode = diff_mode
+        self.warn = warn or (lambda msg: None)
+        self.namespace = params["namespace"]
+        self.kind = params.get("kind") or "Deployment"
+        self.recorder = events.Recorder(kube, enabled=params.get("events", True), warn=self.warn)
+        self.entries = {}
+        self.patched = []
+        self.rolled_back = []
+        self.batch_reports = []
+        self.sync_steps = []
+        self.started = time.monotonic()
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def _discover(self):
+        return discover(self.kube, self.kind, self.params.get("name"), self.namespace, self.params.get("label_selectors"))
+
+    def _resolve_targets(self, workload):
+        params = self.params
+        if params.get("rollback"):
+            record = recorded_upgrade(workload.owner)
+            if not record:
+                raise InplaceError("%s %s/%s has no recorded upgrade (annotation %s) to roll back"
+                                   % (self.kind, self.namespace, params["name"], LAST_UPGRADE_ANNOTATION))
+            return dict(record["previous"])
+        if params.get("image"):
+            spec = workload.template_spec or (workload.pods[0]["spec"] if workload.pods else {})
+            names = [c.get("name") for c in spec.get("containers") or []]
+            if len(names) != 1:
+                raise InplaceError("image is a shorthand for pods with exactly one container; these have %d (%s): "
+                                   "use containers instead" % (len(names), ", ".join(names)))
+            return {names[0]: params["image"]}
+        return dict(params["containers"])
+
+    def _check_workload(self, workload, targets):
+        what = "%s %s/%s" % (workload.kind, self.namespace, workload.name)
+        if workload.owner:
+            check_containers(workload.template_spec, targets, "the pod template of " + what)
+        for pod in workload.pods:
+            check_containers(pod.get("spec", {}), targets, "pod " + pod["metadata"]["name"])
+        if workload.kind == "Deployment" and not self.params.get("allow_mid_rollout"):
+            groups = workload.pod_replicasets()
+            if len(groups) > 1:
+                raise InplaceError(
+                    "%s is in the middle of a rollout: its pods belong to %d ReplicaSets (%s); wait for the rollout "
+                    "to finish or set allow_mid_rollout" % (what, len(groups), ", ".join(
+                        "%s: %d pods" % (k, len(v)) for k, v in sorted(groups.items()))))
+            if workload.current_replicaset() is None and workload.owner.get("spec", {}).get("paused") \
+                    and not pending_sync(workload.owner):
+                raise InplaceError("%s is paused with a pod template that no ReplicaSet runs yet (a pending rollout); "
+                                   "resume it first or set allow_mid_rollout" % what)
+
+    def _plan(self, workload, targets):
+        plans = []
+        for pod in workload.pods:
+            changes = image_changes(pod.get("spec", {}), targets)
+            state, reason = pod_progress(pod, targets)
+            plans.append({"name": pod["metadata"]["name"], "pod": pod, "changes": changes,
+                          "status": "needs_upgrade" if changes else ("current" if state == DONE else "in_progress"),
+                          "reason": reason})
+        wanted = self.params.get("pods")
+        if wanted:
+            known = set(p["name"] for p in plans)
+            unknown = sorted(set(wanted) - known)
+            if unknown:
+                raise InplaceError("pods %s are not live pods of %s %s/%s" % (
+                    ", ".join(unknown), workload.kind or "selector", self.namespace, workload.name or workload.selector))
+            plans = [p for p in plans if p["name"] in set(wanted)]
+        return plans
+
+    def describe(self):
+        """What the info module reports: pods, their state against the targets, the plan, budgets."""
+        params = self.params
+        workload = self._discover()
+        targets = None
+        if params.get("containers") or params.get("image") or params.get("rollback"):
+            targets = self._resolve_targets(workload)
+            self._check_workload(workload, targets)
+        plans = self._plan(workload, targets) if targets else [
+            {"name": p["metadata"]["name"], "pod": p, "changes": [], "status": "ready" if pod_ready(p) else "not_ready",
+             "reason": ""} for p in workload.pods]
+        todo = [p["name"] for p in plans if p["changes"]]
+        if params.get("max_pods"):
+            todo = todo[:params["max_pods"]]
+        entries = [pod_entry(p["pod"], p["changes"], state=p["status"], reason=p["reason"]) for p in plans]
+        not_ready = sorted(p["name"] for p in plans if not pod_ready(p["pod"]))
+        return {
+            "changed": False,
+            "owner": workload.summary() if workload.owner else {"kind": None, "selector": workload.selector,
+                                                                  "namespace": self.namespace},
+            "targets": targets,
+            "pods": entries,
+            "needs_upgrade": sorted(p["name"] for p in plans if p["changes"]),
+            "in_progress": sorted(p["name"] for p in plans if p["status"] == "in_progress"),
+            "already_current": sorted(p["name"] for p in plans if p["status"] == "current"),
+            "not_ready": not_ready,
+            "planned_batches": plan_batches(todo, params.get("batch_size"), params.get("canary"), total=len(workload.pods)),
+            "template_images": current_images(workload.template_spec) if workload.owner else {},
+            "template_current": bool(workload.owner and targets and not image_changes(workload.template_spec, targets)),
+            "pending_template_sync": bool(workload.owner and pending_sync(workload.owner)),
+            "last_upgrade": recorded_upgrade(workload.owner),
+            "disruption_budgets": disruption_budgets(self.kube, self.namespace, workload.pods) if workload.pods else [],
+            "api_requests": self.kube.requests,
+        }
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _record_upgrade(self, workload, targets):
+        if not workload.owner:
+            return
+        template = current_images(workload.template_spec)
+        previous = dict((name, template.get(name)) for name in targets)
+        if all(previous[name] == targets[name] for name in targets):
+            return
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "target": targets, "previous": previous}
+        self.kube.merge_patch(api_path(workload.kind, self.namespace, workload.name),
+                              {"metadata": {"annotations": {LAST_UPGRADE_ANNOTATION: json.dumps(record, sort_keys=True)}}})
+
+    def _patch_one(self, pod, targets, deadline):
+        name = pod["metadata"]["name"]
+        path = api_path("Pod", self.namespace, name)
+        try:
+            patch, changes = image_patch(pod.get("spec", {}), targets)
+        except InplaceError as exc:
+            return {"name": name, "result": "error", "reason": exc.msg, "pod": pod, "changes": []}
+        if not changes:
+            return {"name": name, "result": "current", "pod": pod, "changes": []}
+        try:
+            return {"name": name, "result": "patched", "pod": self.kube.json_patch(path, patch, deadline=deadline),
+                    "changes": changes}
+        except PreconditionFailed:
+            try:
+                fresh = self.kube.get(path, deadline=deadline)
+            except ApiError as exc:
+                if exc.status == 404:
+                    return {"name": name, "result": "vanished", "reason": "pod was deleted", "pod": pod, "changes": changes}
+                raise
+            if fresh["metadata"].get("uid") == pod["metadata"].get("uid") and not image_changes(fresh.get("spec", {}), targets):
+                return {"name": name, "result": "patched", "pod": fresh, "changes": changes,
+                        "reason": "already set to the target by someone else"}
+            now = current_images(fresh.get("spec", {}))
+            return {"name": name, "result": "conflict", "pod": fresh, "changes": changes,
+                    "reason": "changed concurrently (now %s); not overwritten" % ", ".join(
+                        "%s=%s" % (c["name"], now.get(c["name"])) for c in changes)}
+        except ApiError as exc:
+            if exc.status == 404:
+                return {"name": name, "result": "vanished", "reason": "pod was deleted", "pod": pod, "changes": changes}
+            return {"name": name, "result": "error", "reason": exc.msg, "pod": pod, "changes": changes}
+
+    def _patch_many(self, pods_and_targets, deadline):
+        if not pods_and_targets:
+            return []
+        workers = min(MAX_PARALLEL_WRITES, len(pods_and_targets))
+        if workers == 1:
+            return [self._patch_one(pod, targets, deadline) for pod, targets in pods_and_targets]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda item: self._patch_one(item[0], item[1], deadline), pods_and_targets))
+
+    def _fresh_pods(self, workload, names):
+        selector = workload.selector
+        items = list_items(self.kube, "Pod", self.namespace, selector)
+        wanted = set(names)
+        return dict((p["metadata"]["name"], p) for p in items if p["metadata"]["name"] in wanted)
+
+    def _wait(self, expectations, workload):
+        if not self.params.get("wait", True) or not expectations:
+            return dict((e.name, None) for e in expectations)
+        return wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300),
+                             selector=workload.selector, min_ready_seconds=self.params.get("min_ready_seconds") or 0)
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self):
+        params = self.params
+        workload = self._discover()
+        if workload.owner and pending_sync(workload.owner) and not self.check_mode:
+            # A previous run died in the middle of the template sync: finish it before anything else.
+            self.sync_steps.extend(TemplateSync(self.kube, workload, {}, time.monotonic() + 120).run())
+            workload = self._discover()
+        targets = self._resolve_targets(workload)
+        self._check_workload(workload, targets)
+        plans = self._plan(workload, targets)
+        todo = [p for p in plans if p["changes"]]
+        if params.get("max_pods"):
+            todo = todo[:params["max_pods"]]
+        batches = plan_batches([p["name"] for p in todo], params.get("batch_size"), params.get("canary"),
+                               total=len(workload.pods))
+        by_name = dict((p["name"], p) for p in plans)
+        result = {"owner": workload.summary() if workload.owner else {"kind": None, "selector": workload.selector,
+                                                                        "namespace": self.namespace},
+                  "targets": targets, "planned_batches": batches}
+        sync_wanted = bool(params.get("sync_template", True) and workload.owner)
+        template_before = current_images(workload.template_spec) if workload.owner else None
+
+        if self.check_mode:
+            return self._check_run(workload, targets, plans, todo, batches, result, sync_wanted, template_before)
+
+        if todo:
+            self._record_upgrade(workload, targets)
+            self.recorder.record(workload.owner, workload.kind, events.STARTED,
+                                 "in-place upgrade of %d pods in %d batches to %s" % (
+                                     len(todo), len(batches), _images_text(targets)))
+        for plan in plans:
+            self.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"], reason=plan["reason"])
+        in_progress = [p for p in plans if p["status"] == "in_progress"]
+        if in_progress and params.get("wait", True):
+            # Pods a previous run patched, still restarting: wait for them before touching more.
+            outcomes = self._wait([Expectation(p["name"], p["pod"]["metadata"]["uid"], targets,
+                                               init_names=_init_names(p["pod"])) for p in in_progress], workload)
+            self._settle(outcomes, [p["name"] for p in in_progress], workload, targets, {}, "in_progress")
+        for index, batch in enumerate(batches):
+            if index and params.get("pause_seconds"):
+                time.sleep(params["pause_seconds"])
+            self._run_batch(index, len(batches), batch, workload, targets, by_name)
+
+        synced = self._sync_template(workload, targets, sync_wanted)
+        if self.patched:
+            self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
+                                 "%d pods upgraded in place to %s" % (len(self.patched), _images_text(targets)))
+        return self._result(result, plans, synced, template_before, targets, changed=bool(self.patched or self.sync_steps))
+
+    def _check_run(self, workload, targets, plans, todo, batches, result, sync_wanted, template_before):
+        deadline = time.monotonic() + 60
+        outcomes = self._patch_many([(p["pod"], targets) for p in todo], deadline)
+        problems = ["%s: %s" % (o["name"], o.get("reason")) for o in outcomes if o["result"] not in ("patched", "current")]
+        for plan in plans:
+            would = plan["name"] in set(p["name"] for p in todo)
+            self.entries[plan["name"]] = pod_entry(plan["pod"], plan["changes"] if would else None, patched=would,
+                                                   state="would_upgrade" if would else plan["status"], reason=plan["reason"])
+        needs_sync = sync_wanted and template_needs_sync(workload, targets) and len(todo) == len(
+            [p for p in plans if p["changes"]])
+        result["template_synced"] = False
+        result["template_sync"] = "would sync" if needs_sync else "not needed" if sync_wanted else "disabled"
+        if problems:
+            raise InplaceError("check mode: the API server would reject these patches: " + "; ".join(problems),
+                               **self._result(result, plans, False, template_before, targets, changed=False))
+        self.patched = [p["name"] for p in todo]
+        return self._result(result, plans, False, template_before, targets, changed=bool(todo or needs_sync),
+                            template_after=_apply(template_before, targets) if needs_sync else template_before)
+
+    def _run_batch(self, index, count, batch, workload, targets, by_name):
+        params = self.params
+        started = time.monotonic()
+        deadline = started + float(params.get("wait_timeout") or 300) + 60
+        fresh = self._fresh_pods(workload, batch)
+        baselines = {}
+        work = []
+        for name in batch:
+            pod = fresh.get(name)
+            if pod is None or pod["metadata"].get("uid") != by_name[name]["pod"]["metadata"]["uid"]:
+                self.entries[name].update(state="vanished", reason="pod was deleted before its patch")
+                continue
+            baselines[name] = baseline_of(pod, targets)
+            work.append((pod, targets))
+        outcomes = self._patch_many(work, deadline)
+        touched, expectations, errors = [], [], []
+        for outcome in outcomes:
+            name = outcome["name"]
+            if outcome["result"] == "patched":
+                touched.append(outcome)
+                self.patched.append(name)
+                self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True, state="patched",
+                                               reason=outcome.get("reason", ""))
+                expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], targets, baselines.get(name),
+                                                _init_names(outcome["pod"])))
+            elif outcome["result"] == "vanished":
+                self.entries[name].update(state="vanished", reason=outcome["reason"])
+            elif outcome["result"] == "current":
+                self.entries[name].update(state="current")
+            else:
+                self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=False,
+                                               state=outcome["result"], reason=outcome["reason"])
+                errors.append("%s: %s" % (name, outcome["reason"]))
+        self._touched = getattr(self, "_touched", []) + touched
+        waited = self._wait(expectations, workload)
+        failed = self._settle(waited, [e.name for e in expectations], workload, targets, baselines, "upgraded")
+        seconds = round(time.monotonic() - started, 2)
+        report = {"batch": index + 1, "of": count, "pods": batch, "seconds": seconds,
+                  "state": "failed" if failed or errors else "done"}
+        self.batch_reports.append(report)
+        if errors and not failed:
+            failed = errors
+        if failed:
+            self._on_failure(index, count, touched, workload, failed)
+
+    def _settle(self, outcomes, names, workload, targets, baselines, done_state):
+        failed = []
+        for name in names:
+            outcome = outcomes.get(name)
+            entry = self.entries.get(name, {})
+            if outcome is None:  # wait: false
+                continue
+            pod = outcome.pod or {}
+            if outcome.pod:
+                fresh_entry = pod_entry(pod, state=entry.get("state"), patched=entry.get("patched", False))
+                for fresh_c, old_c in zip(fresh_entry["containers"], entry.get("containers", [])):
+                    fresh_c["before"] = old_c.get("before")
+                entry = fresh_entry
+            if outcome.state == DONE:
+                entry.update(state=done_state, reason="")
+                if done_state == "upgraded":
+                    self.recorder.record(pod, "Pod", events.POD_UPGRADED, "containers restarted in place on %s" % (
+                        _images_text(targets)))
+            elif outcome.state == VANISHED:
+                entry.update(state="vanished", reason=outcome.reason)
+            elif outcome.state == FAILED:
+                entry.update(state="failed", reason=outcome.reason)
+                failed.append("%s: %s" % (name, outcome.reason))
+            else:
+                entry.update(state="timed_out" if outcome.state == PENDING else outcome.state, reason=outcome.reason)
+                failed.append("%s: not done after %ss (%s)" % (name, self.params.get("wait_timeout"), outcome.reason))
+            self.entries[name] = entry
+        return failed
+
+    def _on_failure(self, index, count, touched, workload, failed):
+        mode = self.params.get("on_failure") or "rollback"
+        scope = touched if mode == "rollback" else self._touched if mode == "rollback_all" else []
+        rolled = []
+        if scope:
+            rolled = self._roll_back(scope, workload)
+        self.recorder.record(workload.owner, workload.kind or "Pod", events.FAILED,
+                             "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed)[:900]), warning=True)
+        message = "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed))
+        if mode == "stop":
+            message += ". on_failure=stop: pods left as they are"
+        else:
+            message += ". on_failure=%s: rolled back %d pods in place (%s)" % (
+                mode, len(rolled), ", ".join(rolled) if len(rolled) <= 20 else "%d pods" % len(rolled))
+        details = self._result({"owner": workload.summary() if workload.owner else {}, "targets": None}, [], False,
+                               None, None, changed=True)
+        raise InplaceError(message, **details)
+
+    def _roll_back(self, touched, workload):
+        names = [t["name"] for t in touched]
+        fresh = self._fresh_pods(workload, names)
+        work, baselines, previous = [], {}, {}
+        for item in touched:
+            pod = fresh.get(item["name"])
+            if pod is None:
+                continue
+            back = dict((c["name"], c["before"]) for c in item["changes"])
+            previous[item["name"]] = back
+            baselines[item["name"]] = baseline_of(pod, back)
+            work.append((pod, back))
+        deadline = time.monotonic() + float(self.params.get("wait_timeout") or 300) + 60
+        outcomes = self._patch_many(work, deadline)
+        expectations = []
+        for outcome in outcomes:
+            if outcome["result"] == "patched":
+                expectations.append(Expectation(outcome["name"], outcome["pod"]["metadata"]["uid"],
+                                                previous[outcome["name"]], baselines[outcome["name"]],
+                                                _init_names(outcome["pod"])))
+        waited = wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300),
+                               selector=workload.selector, fail_fast=False) if expectations else {}
+        rolled = []
+        for expectation in expectations:
+            outcome = waited.get(expectation.name)
+            entry = self.entries.get(expectation.name, {})
+            if outcome is not None and outcome.state == DONE:
+                entry = pod_entry(outcome.pod, state="rolled_back", reason=entry.get("reason", ""))
+                rolled.append(expectation.name)
+                self.recorder.record(outcome.pod, "Pod", events.ROLLED_BACK, "restored %s in place" % _images_text(
+                    expectation.targets))
+            else:
+                entry["state"] = "rollback_failed"
+                entry["reason"] = "rollback not done: %s" % (outcome.reason if outcome else "patch failed")
+            self.entries[expectation.name] = entry
+        self.rolled_back.extend(rolled)
+        return rolled
+
+    def _sync_template(self, workload, targets, wanted):
+        if not wanted:
+            return False
+        fresh = self._discover()
+        lagging = [p["metadata"]["name"] for p in fresh.pods if image_changes(p.get("spec", {}), targets)]
+        if lagging:
+            self.sync_steps_reason = "%d pods are not on the target images yet (%s)" % (
+                len(lagging), ", ".join(lagging[:10]))
+            return False
+        if not template_needs_sync(fresh, targets):
+            return True
+        steps = TemplateSync(self.kube, fresh, targets, time.monotonic() + 120).run()
+        self.sync_steps.extend(steps)
+        self.recorder.record(fresh.owner, fresh.kind, events.TEMPLATE_SYNCED,
+                             "pod template set to %s without recreating pods: %s" % (_images_text(targets), "; ".join(steps)))
+        return True
+
+    def _result(self, result, plans, synced, template_before, targets, changed, template_after=None):
+        entries = [self.entries[name] for name in sorted(self.entries)]
+        result.update({
+            "changed": changed,
+            "pods": entries,
+            "patched": sorted(self.patched),
+            "already_current": sorted(e["name"] for e in entries if e["state"] == "current"),
+            "pending": sorted(e["name"] for e in entries if e["state"] in ("needs_upgrade", "in_progress", "timed_out",
+                                                                             "patched")),
+            "failed": sorted(e["name"] for e in entries if e["state"] in ("failed", "conflict", "error", "rollback_failed")),
+            "rolled_back": sorted(self.rolled_back),
+            "batches": self.batch_reports,
+            "template_synced": synced if "template_synced" not in result else result["template_synced"],
+            "template_sync_steps": self.sync_steps,
+            "api_requests": self.kube.requests,
+            "seconds": round(time.monotonic() - self.started, 2),
+            "summary": state_summary(entries),
+        })
+        if getattr(self, "sync_steps_reason", None):
+            result["template_sync"] = "not synced: " + self.sync_steps_reason
+        if self.diff_mode and plans is not None and targets is not None:
+            after = template_after if template_after is not None else (
+                current_images(self._template_now()) if synced and template_before is not None else template_before)
+            result["diff"] = diff_for([p for p in plans if p["name"] in set(self.patched)], template_before, after)
+        return result
+
+    def _template_now(self):
+        try:
+            owner = self.kube.get(api_path(self.kind, self.namespace, self.params["name"]))
+            return owner.get("spec", {}).get("template", {}).get("spec", {})
+        except ApiError:
+            return {}
+
+
+def _apply(images, targets):
+    if images is None:
+        return None
+    result = dict(images)
+    result.update(dict((k, v) for k, v in targets.items() if k in result))
+    return result
+
+
+def _init_names(pod):
+    return [c.get("name") for c in pod.get("spec", {}).get("initContainers") or []]
+
+
+def _images_text(targets):
+    return ", ".join("%s=%s" % (k, v) for k, v in sorted((targets or {}).items()))
+
+
+def container_list(pod):
+    return container_names(pod.get("spec", {}))

@@ -1,0 +1,290 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: inplace.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_inplace_upgrade
+short_description: Upgrade the container images of a workload's pods in place
+version_added: 0.1.0
+description:
+  - Finds the live pods a Deployment, StatefulSet or DaemonSet owns (or that label selectors pick) and changes
+    their container images with one guarded JSON patch per pod. The kubelet restarts just the changed containers;
+    each pod keeps its UID, node, IP and mounted volumes.
+  - Every patch addresses containers by the index resolved from their name and carries RFC 6902 C(test) operations
+    on the container's name and current image, so a concurrent change fails that pod cleanly instead of being
+    overwritten.
+  - With O(batch_size), the whole batched rollout runs in this one call, batch after batch, each waited for before
+    the next; a failed batch is handled per O(on_failure).
+  - With O(sync_template), once every pod runs the new images the owner's pod template is brought in step without
+    recreating any pod, so pods created later (scale-up, eviction, node loss) start on the new images.
+  - Before its first write the module records the images the pods had in the annotation
+    C(inplace.kubernetes.io/last-upgrade) on the owner; O(rollback=true) restores them in place.
+author:
+  - inplace.kubernetes maintainers
+extends_documentation_fragment:
+  - inplace.kubernetes.auth
+  - inplace.kubernetes.target
+  - inplace.kubernetes.wait
+attributes:
+  check_mode:
+    support: full
+    details: Patches are sent as server-side dry runs, so admission and RBAC problems show up in check mode too.
+  diff_mode:
+    support: full
+    details: Shows the images of each pod (and of the owner's template) before and after.
+options:
+  pods:
+    description:
+      - Only these pods (by name) of the workload; the others are left alone. Names that are not live pods of the
+        workload are an error.
+    type: list
+    elements: str
+  max_pods:
+    description:
+      - Upgrade at most this many of the pods that still need it.
+    type: int
+  batch_size:
+    description:
+      - Run a batched rollout in this call, this many pods at a time (an integer or a percentage of the workload's
+        pods such as V(25%), rounded up, at least one pod). Omitted, all selected pods form one batch.
+    type: str
+  canary:
+    description:
+      - Size of a first batch before O(batch_size) applies (integer or percentage).
+    type: str
+  pause_seconds:
+    description:
+      - Seconds to pause between batches.
+    type: int
+    default: 0
+  on_failure:
+    description:
+      - What to do when a batch fails (bad image, crash loop, timeout, rejected patch).
+      - V(rollback) patches the failed batch back to the images it had and waits until it is Ready again;
+        V(rollback_all) does so for every pod this run changed; V(stop) leaves the pods as they are.
+      - In every case the module fails with a message naming the pods and the reason, and the result lists each
+        pod's state.
+    type: str
+    default: rollback
+    choices: [rollback, rollback_all, stop]
+  rollback:
+    description:
+      - Restore, in place, the images recorded on the owner before the last upgrade (no O(containers) or O(image)).
+    type: bool
+    default: false
+  sync_template:
+    description:
+      - Keep the owner's pod template in step once every live pod runs the new images, without recreating pods.
+      - Deployment, pause it, patch the current ReplicaSet's and the Deployment's templates, restore C(spec.paused).
+        StatefulSet, hold the rolling update with a partition, patch the template, label the pods with the new
+        C(controller-revision-hash), restore the strategy. DaemonSet, the same with C(OnDelete).
+      - The state is recorded on the owner first; a run that dies halfway is finished by the next run.
+      - The Deployment's revision number does not change, so C(kubectl rollout history) does not show this change.
+    type: bool
+    default: true
+  allow_mid_rollout:
+    description:
+      - Proceed although a Deployment's pods belong to more than one ReplicaSet (a rollout in progress) or the
+        Deployment is paused with a template no ReplicaSet runs yet. Refused by default.
+    type: bool
+    default: false
+  events:
+    description:
+      - Record Kubernetes Events on the owner and each pod (started, pod upgraded, failed, rolled back, template
+        synced), so C(kubectl describe) tells the story afterwards.
+    type: bool
+    default: true
+notes:
+  - Only fields that Kubernetes allows to change on a live pod are changed (container and init container images).
+  - The container's writable layer is lost when it restarts, as with any container restart.
+seealso:
+  - module: inplace.kubernetes.k8s_inplace_upgrade_info
+  - role: inplace.kubernetes.inplace_upgrade
+"""
+
+EXAMPLES = r"""
+- name: Upgrade the app container of every pod of a Deployment, in place
+  inplace.kubernetes.k8s_inplace_upgrade:
+    name: web
+    namespace: shop
+    containers:
+      app: registry.example.com/shop/app:2.4.1
+
+- name: Whole rollout in one task, 25% of the pods at a time, canary first
+  inplace.kubernetes.k8s_inplace_upgrade:
+    name: web
+    namespace: shop
+    containers:
+      app: registry.example.com/shop/app:2.4.1
+      sidecar: envoyproxy/envoy:v1.29.0
+    canary: 1
+    batch_size: 25%
+    on_failure: rollback
+
+- name: Single-container pods of a StatefulSet
+  inplace.kubernetes.k8s_inplace_upgrade:
+    kind: StatefulSet
+    name: db
+    namespace: data
+    image: postgres:16.4
+
+- name: Undo yesterday's upgrade without recreating pods
+  inplace.kubernetes.k8s_inplace_upgrade:
+    name: web
+    namespace: shop
+    rollback: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any pod or template was (or, in check mode, would be) changed.
+  returned: always
+  type: bool
+owner:
+  description: The workload, or the selector when no owner was given.
+  returned: always
+  type: dict
+  sample: {kind: Deployment, name: web, namespace: shop, replicas: 4, uid: 0b1c..., selector: app=web}
+targets:
+  description: Container name to target image.
+  returned: success
+  type: dict
+  sample: {app: registry.example.com/shop/app:2.4.1}
+pods:
+  description: One entry per live pod of the workload.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: Pod name., type: str, returned: always}
+    uid: {description: Pod UID (unchanged by the upgrade)., type: str, returned: always}
+    node: {description: Node the pod runs on., type: str, returned: always}
+    pod_ip: {description: Pod IP (unchanged by the upgrade)., type: str, returned: always}
+    containers:
+      description: Per container, C(name), C(before) and C(after) image, C(image_status), C(ready), C(restart_count).
+      type: list
+      elements: dict
+      returned: always
+    patched: {description: Whether this run patched (or would patch) the pod., type: bool, returned: always}
+    ready: {description: Whether the pod is Ready., type: bool, returned: always}
+    restart_count: {description: Sum of the containers' restart counts., type: int, returned: always}
+    state:
+      description:
+        - V(upgraded), V(current), V(would_upgrade), V(patched) (not waited for), V(needs_upgrade), V(failed),
+          V(timed_out), V(conflict), V(vanished), V(rolled_back), V(rollback_failed), V(error).
+      type: str
+      returned: always
+    reason: {description: Why a pod is not done., type: str, returned: always}
+patched:
+  description: Names of the pods this run patched (in check mode, would patch).
+  returned: always
+  type: list
+  elements: str
+already_current:
+  description: Names of the pods that already ran the target images.
+  returned: always
+  type: list
+  elements: str
+pending:
+  description: Names of the pods that still need the upgrade or are not done.
+  returned: always
+  type: list
+  elements: str
+failed:
+  description: Names of the pods that failed.
+  returned: always
+  type: list
+  elements: str
+rolled_back:
+  description: Names of the pods restored to their previous images after a failure.
+  returned: always
+  type: list
+  elements: str
+planned_batches:
+  description: The batches, as lists of pod names, in order.
+  returned: success
+  type: list
+  elements: list
+batches:
+  description: Per batch run, C(batch), C(of), C(pods), C(seconds), C(state).
+  returned: always
+  type: list
+  elements: dict
+template_synced:
+  description: Whether the owner's template runs the target images at the end.
+  returned: always
+  type: bool
+template_sync_steps:
+  description: What the template sync did.
+  returned: always
+  type: list
+  elements: str
+api_requests:
+  description: Number of API requests this run made.
+  returned: always
+  type: int
+seconds:
+  description: Wall-clock seconds this run took.
+  returned: always
+  type: float
+summary:
+  description: Pod counts by state.
+  returned: always
+  type: str
+diff:
+  description: Images per pod (and of the template) before and after.
+  returned: when diff mode is on
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.args import (
+    AUTH_ARG_SPEC,
+    TARGET_ARG_SPEC,
+    TARGET_REQUIRED_ONE_OF,
+    WAIT_ARG_SPEC,
+    argument_spec,
+)
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import connect
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import check_dependencies
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollout import Rollout, validate
+
+UPGRADE_ARG_SPEC = {
+    "pods": {"type": "list", "elements": "str"},
+    "max_pods": {"type": "int"},
+    "batch_size": {"type": "str"},
+    "canary": {"type": "str"},
+    "pause_seconds": {"type": "int", "default": 0},
+    "on_failure": {"type": "str", "default": "rollback", "choices": ["rollback", "rollback_all", "stop"]},
+    "rollback": {"type": "bool", "default": False},
+    "sync_template": {"type": "bool", "default": True},
+    "allow_mid_rollout": {"type": "bool", "default": False},
+    "events": {"type": "bool", "default": True},
+}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(AUTH_ARG_SPEC, TARGET_ARG_SPEC, WAIT_ARG_SPEC, UPGRADE_ARG_SPEC),
+        required_one_of=TARGET_REQUIRED_ONE_OF,
+        mutually_exclusive=[("containers", "image")],
+        supports_check_mode=True,
+    )
+    check_dependencies(module)
+    try:
+        validate(module.params)
+        kube = connect(module)
+        result = Rollout(kube, module.params, check_mode=module.check_mode, diff_mode=module._diff,
+                         warn=module.warn).run()
+    except InplaceError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+# Every test command of this collection. `make test` is what CI runs (.ci/run); the other targets
+# run one stage each. All of them go through tests/run.sh, which creates .venv on first use,
+# stages the collection into build/ansible_collections/inplace/kubernetes and runs the tools there.
+#
+#   make test                       sanity, units, integration, lint, changelog (in that order)
+#   make test SKIP=sanity           the same without sanity (space or comma separated list)
+#   make integration PYTEST_ARGS='tests/integration/test_x.py -k name -x'
+#   make units PYTEST_ARGS='-k images'
+#   FAIL_FAST=1 make test           stop at the first failing stage
+
+SHELL := /usr/bin/env bash
+RUN := bash tests/run.sh
+
+.PHONY: test sanity units integration lint changelog stage venv demo bench bench-smoke clean distclean help
+
+test:
+	$(RUN) all
+
+sanity:
+	$(RUN) sanity
+
+units:
+	$(RUN) units
+
+integration:
+	$(RUN) integration
+
+lint:
+	$(RUN) lint changelog
+
+changelog:
+	$(RUN) changelog
+
+# Only prepare: create/refresh .venv and restage the collection (after editing plugins/, before
+# running a single pytest by hand with .venv/bin/pytest).
+stage:
+	$(RUN) exec true
+
+venv:
+	$(RUN) exec true
+
+demo:
+	$(RUN) exec bash tests/demo.sh
+
+bench:
+	bash tests/cluster/build-binaries.sh
+	$(RUN) exec python bench/run.py $(BENCH_ARGS)
+
+bench-smoke:
+	bash tests/cluster/build-binaries.sh
+	$(RUN) exec python bench/run.py --smoke $(BENCH_ARGS)
+
+clean:
+	rm -rf build tests/output .pytest_cache .hypothesis
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf .venv
+
+help:
+	@sed -n '1,/^SHELL/p' Makefile | sed '$$d'

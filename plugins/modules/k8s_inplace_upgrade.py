@@ -70,6 +70,22 @@ options:
     type: str
     default: rollback
     choices: [rollback, rollback_all, stop]
+  respect_pdb:
+    description:
+      - Never restart more pods of a batch at once than the PodDisruptionBudgets covering them allow
+        (C(disruptionsAllowed)); a batch is split, and the module waits up to O(wait_timeout) for a budget before it
+        fails with a message naming the budget.
+      - In-place restarts do not go through the eviction API, so the API server does not enforce budgets for them;
+        this option does.
+    type: bool
+    default: false
+  not_after:
+    description:
+      - ISO 8601 date-time with UTC offset (for example V(2026-11-25T04:00:00+00:00)), the end of a maintenance
+        window. A batch is started only before it; once it has passed, the module stops between batches (every pod
+        on either the old or the new images, and Ready) and fails with a message that starts with
+        C(maintenance window closed), with RV(window_closed=true) and the pods RV(left).
+    type: str
   rollback:
     description:
       - Restore, in place, the images recorded on the owner before the last upgrade (no O(containers) or O(image)).
@@ -174,7 +190,8 @@ pods:
     state:
       description:
         - V(upgraded), V(current), V(would_upgrade), V(patched) (not waited for), V(needs_upgrade), V(failed),
-          V(timed_out), V(conflict), V(vanished), V(rolled_back), V(rollback_failed), V(error).
+          V(timed_out), V(interrupted) (not done when its batch failed), V(conflict), V(vanished), V(rolled_back),
+          V(rollback_failed), V(error).
       type: str
       returned: always
     reason: {description: Why a pod is not done., type: str, returned: always}
@@ -234,6 +251,20 @@ summary:
   description: Pod counts by state.
   returned: always
   type: str
+window_closed:
+  description: Set when the run stopped because O(not_after) had passed.
+  returned: when the maintenance window closed
+  type: bool
+left:
+  description: Pods left on the old images when the maintenance window closed.
+  returned: when the maintenance window closed
+  type: list
+  elements: str
+disruption_budget_notes:
+  description: How PodDisruptionBudgets shrank batches.
+  returned: when O(respect_pdb) shrank a batch
+  type: list
+  elements: str
 diff:
   description: Images per pod (and of the template) before and after.
   returned: when diff mode is on
@@ -261,6 +292,8 @@ UPGRADE_ARG_SPEC = {
     "canary": {"type": "str"},
     "pause_seconds": {"type": "int", "default": 0},
     "on_failure": {"type": "str", "default": "rollback", "choices": ["rollback", "rollback_all", "stop"]},
+    "respect_pdb": {"type": "bool", "default": False},
+    "not_after": {"type": "str"},
     "rollback": {"type": "bool", "default": False},
     "sync_template": {"type": "bool", "default": True},
     "allow_mid_rollout": {"type": "bool", "default": False},

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,26 @@ def validate(params, require_targets=True):
     elif require_targets or params.get("containers") or params.get("image"):
         check_targets(params.get("containers"), params.get("image"))
     check_batching(params.get("batch_size"), params.get("canary"), params.get("max_pods"))
+    parse_not_after(params.get("not_after"))
+    for option in ("wait_timeout", "pause_seconds", "min_ready_seconds"):
+        if (params.get(option) or 0) < 0:
+            raise InplaceError("%s must not be negative" % option)
+
+
+def parse_not_after(value):
+    """An aware datetime from an ISO 8601 string with offset (``Z`` allowed), or ``None``."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise InplaceError("not_after %r is not an ISO 8601 date-time such as 2026-11-25T04:00:00+00:00" % value)
+    if moment.tzinfo is None:
+        raise InplaceError("not_after %r has no UTC offset; add one, e.g. +00:00" % value)
+    return moment
 
 
 def recorded_upgrade(owner):
@@ -90,6 +111,9 @@ class Rollout(object):
         self.batch_reports = []
         self.sync_steps = []
         self.started = time.monotonic()
+        self._touched = []
+        self._batch_touched = []
+        self.pdb_notes = []
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -259,6 +283,7 @@ class Rollout(object):
             self.sync_steps.extend(TemplateSync(self.kube, workload, {}, time.monotonic() + 120).run())
             workload = self._discover()
         targets = self._resolve_targets(workload)
+        self._targets = targets
         self._check_workload(workload, targets)
         plans = self._plan(workload, targets)
         todo = [p for p in plans if p["changes"]]
@@ -292,6 +317,8 @@ class Rollout(object):
         for index, batch in enumerate(batches):
             if index and params.get("pause_seconds"):
                 time.sleep(params["pause_seconds"])
+            self._check_window(index, batches, workload, plans, template_before, targets)
+            self._batch_touched = []
             self._run_batch(index, len(batches), batch, workload, targets, by_name)
 
         synced = self._sync_template(workload, targets, sync_wanted)
@@ -299,6 +326,19 @@ class Rollout(object):
             self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
                                  "%d pods upgraded in place to %s" % (len(self.patched), _images_text(targets)))
         return self._result(result, plans, synced, template_before, targets, changed=bool(self.patched or self.sync_steps))
+
+    def _check_window(self, index, batches, workload, plans, template_before, targets):
+        not_after = parse_not_after(self.params.get("not_after"))
+        if not_after is None or datetime.datetime.now(datetime.timezone.utc) < not_after:
+            return
+        left = [name for batch in batches[index:] for name in batch]
+        result = self._result({"owner": workload.summary() if workload.owner else {}, "targets": targets}, plans, False,
+                              template_before, targets, changed=bool(self.patched))
+        result["window_closed"] = True
+        result["left"] = left
+        raise InplaceError("maintenance window closed (not_after %s) before batch %d/%d: stopped between batches, "
+                           "%d pods left on the old images: %s" % (self.params["not_after"], index + 1, len(batches),
+                                                                   len(left), ", ".join(left)), **result)
 
     def _check_run(self, workload, targets, plans, todo, batches, result, sync_wanted, template_before):
         deadline = time.monotonic() + 60
@@ -320,9 +360,52 @@ class Rollout(object):
                             template_after=_apply(template_before, targets) if needs_sync else template_before)
 
     def _run_batch(self, index, count, batch, workload, targets, by_name):
-        params = self.params
         started = time.monotonic()
-        deadline = started + float(params.get("wait_timeout") or 300) + 60
+        remaining = list(batch)
+        failed = []
+        while remaining and not failed:
+            chunk = self._pdb_chunk(workload, remaining) if self.params.get("respect_pdb") else remaining
+            remaining = [name for name in remaining if name not in set(chunk)]
+            failed = self._run_chunk(chunk, workload, targets, by_name)
+        report = {"batch": index + 1, "of": count, "pods": batch, "seconds": round(time.monotonic() - started, 2),
+                  "state": "failed" if failed else "done"}
+        self.batch_reports.append(report)
+        if failed:
+            self._on_failure(index, count, self._batch_touched, workload, failed)
+
+    def _pdb_chunk(self, workload, names):
+        """The first pods of ``names`` that the PodDisruptionBudgets allow to restart now; waits for a budget."""
+        deadline = time.monotonic() + float(self.params.get("wait_timeout") or 300)
+        while True:
+            fresh = list(self._fresh_pods(workload, [p["metadata"]["name"] for p in workload.pods]).values())
+            budgets = disruption_budgets(self.kube, self.namespace, fresh)
+            chunk = []
+            used = dict((b["name"], 0) for b in budgets)
+            for name in names:
+                covering = [b for b in budgets if name in b["pods"]]
+                if all(used[b["name"]] < b["disruptions_allowed"] for b in covering):
+                    chunk.append(name)
+                    for b in covering:
+                        used[b["name"]] += 1
+                elif chunk:
+                    break
+            if chunk:
+                if len(chunk) < len(names):
+                    self.pdb_notes.append("PodDisruptionBudget(s) %s allowed %d of %d pods at once" % (
+                        ", ".join(sorted(b["name"] for b in budgets)), len(chunk), len(names)))
+                return chunk
+            if time.monotonic() >= deadline:
+                blocking = ", ".join("%s (disruptionsAllowed=%s)" % (b["name"], b["disruptions_allowed"]) for b in budgets
+                                     if any(n in b["pods"] for n in names))
+                raise InplaceError("PodDisruptionBudget %s allowed no pod to restart within %ss; %d pods left: %s" % (
+                    blocking, self.params.get("wait_timeout"), len(names), ", ".join(names)),
+                    **self._result({"owner": workload.summary() if workload.owner else {}}, None, False, None, None,
+                                   changed=bool(self.patched)))
+            time.sleep(1.0)
+
+    def _run_chunk(self, batch, workload, targets, by_name):
+        params = self.params
+        deadline = time.monotonic() + float(params.get("wait_timeout") or 300) + 60
         fresh = self._fresh_pods(workload, batch)
         baselines = {}
         work = []
@@ -352,20 +435,15 @@ class Rollout(object):
                 self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=False,
                                                state=outcome["result"], reason=outcome["reason"])
                 errors.append("%s: %s" % (name, outcome["reason"]))
-        self._touched = getattr(self, "_touched", []) + touched
+        self._touched.extend(touched)
+        self._batch_touched.extend(touched)
         waited = self._wait(expectations, workload)
         failed = self._settle(waited, [e.name for e in expectations], workload, targets, baselines, "upgraded")
-        seconds = round(time.monotonic() - started, 2)
-        report = {"batch": index + 1, "of": count, "pods": batch, "seconds": seconds,
-                  "state": "failed" if failed or errors else "done"}
-        self.batch_reports.append(report)
-        if errors and not failed:
-            failed = errors
-        if failed:
-            self._on_failure(index, count, touched, workload, failed)
+        return failed + errors
 
     def _settle(self, outcomes, names, workload, targets, baselines, done_state):
         failed = []
+        batch_failed = any(o is not None and o.state == FAILED for o in outcomes.values())
         for name in names:
             outcome = outcomes.get(name)
             entry = self.entries.get(name, {})
@@ -387,8 +465,10 @@ class Rollout(object):
             elif outcome.state == FAILED:
                 entry.update(state="failed", reason=outcome.reason)
                 failed.append("%s: %s" % (name, outcome.reason))
+            elif batch_failed:
+                entry.update(state="interrupted", reason="not done when the batch failed (%s)" % outcome.reason)
             else:
-                entry.update(state="timed_out" if outcome.state == PENDING else outcome.state, reason=outcome.reason)
+                entry.update(state="timed_out", reason=outcome.reason)
                 failed.append("%s: not done after %ss (%s)" % (name, self.params.get("wait_timeout"), outcome.reason))
             self.entries[name] = entry
         return failed
@@ -407,8 +487,8 @@ class Rollout(object):
         else:
             message += ". on_failure=%s: rolled back %d pods in place (%s)" % (
                 mode, len(rolled), ", ".join(rolled) if len(rolled) <= 20 else "%d pods" % len(rolled))
-        details = self._result({"owner": workload.summary() if workload.owner else {}, "targets": None}, [], False,
-                               None, None, changed=True)
+        details = self._result({"owner": workload.summary() if workload.owner else {}, "targets": self._targets}, [],
+                               False, None, None, changed=True)
         raise InplaceError(message, **details)
 
     def _roll_back(self, touched, workload):
@@ -452,7 +532,7 @@ class Rollout(object):
     def _sync_template(self, workload, targets, wanted):
         if not wanted:
             return False
-        fresh = self._discover()
+        fresh = self._discover() if self.patched or self.rolled_back else workload
         lagging = [p["metadata"]["name"] for p in fresh.pods if image_changes(p.get("spec", {}), targets)]
         if lagging:
             self.sync_steps_reason = "%d pods are not on the target images yet (%s)" % (
@@ -474,7 +554,7 @@ class Rollout(object):
             "patched": sorted(self.patched),
             "already_current": sorted(e["name"] for e in entries if e["state"] == "current"),
             "pending": sorted(e["name"] for e in entries if e["state"] in ("needs_upgrade", "in_progress", "timed_out",
-                                                                             "patched")),
+                                                                             "patched", "interrupted")),
             "failed": sorted(e["name"] for e in entries if e["state"] in ("failed", "conflict", "error", "rollback_failed")),
             "rolled_back": sorted(self.rolled_back),
             "batches": self.batch_reports,
@@ -484,6 +564,8 @@ class Rollout(object):
             "seconds": round(time.monotonic() - self.started, 2),
             "summary": state_summary(entries),
         })
+        if self.pdb_notes:
+            result["disruption_budget_notes"] = self.pdb_notes
         if getattr(self, "sync_steps_reason", None):
             result["template_sync"] = "not synced: " + self.sync_steps_reason
         if self.diff_mode and plans is not None and targets is not None:

@@ -64,7 +64,9 @@ def container_progress(pod, name, target, baseline=None, init=False):
         return PENDING, "no status yet"
     state = status.get("state") or {}
     waiting = state.get("waiting")
-    if waiting and waiting.get("reason") in FAIL_FAST_REASONS:
+    # A terminal reason counts only when it is about the target image: right after a patch the status
+    # may still describe the previous (possibly broken) image until the kubelet catches up.
+    if waiting and waiting.get("reason") in FAIL_FAST_REASONS and same_image(status.get("image"), target):
         message = (waiting.get("message") or "").strip()
         return FAILED, waiting["reason"] + (": " + message if message else "")
     base = baseline or {}
@@ -148,7 +150,8 @@ def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready
         if name not in expected:
             return
         outcome = outcomes[name]
-        if outcome.state in (FAILED, VANISHED) or (outcome.state == DONE and not min_ready_seconds):
+        if outcome.state == VANISHED or (outcome.state == FAILED and fail_fast) \
+                or (outcome.state == DONE and not min_ready_seconds):
             return
         exp = expected[name]
         if kind == "DELETED" or pod["metadata"].get("uid") != exp.uid or pod["metadata"].get("deletionTimestamp"):

@@ -14,7 +14,7 @@
 #   PYTEST_ARGS="-k foo -x" extra pytest arguments for the units and integration stages
 #   TESTS="tests/integration/test_x.py::test_y"  run these instead of the stage's whole directory
 #   INTEGRATION_MARKERS     pytest -m expression for integration (default: "not slow"; "" runs all)
-#   PYTHON=python3.11       interpreter used to create .venv
+#   PYTHON=python3.11       interpreter used to create .venv (default: first of python3.11..3.13)
 #   INPLACE_VENV            virtual environment directory (default: .venv at the repository root)
 #   INPLACE_BUILD_DIR       staging directory (default: build at the repository root)
 set -euo pipefail
@@ -22,8 +22,19 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 VENV="${INPLACE_VENV:-$ROOT/.venv}"
 BUILD="${INPLACE_BUILD_DIR:-$ROOT/build}"
+PYTHON="${PYTHON:-}"
+if [[ -z "$PYTHON" ]]; then
+  # ansible-core 2.19 runs on Python 3.11-3.13; this project is tested on 3.11 first.
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 \
+        && "$candidate" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; then
+      PYTHON="$candidate"
+      break
+    fi
+  done
+fi
 PYTHON="${PYTHON:-python3.11}"
-PY_VERSION=3.11
+PY_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3.11)"
 ALL_STAGES=(sanity units integration lint changelog)
 REPORTS="$BUILD/reports"
 
@@ -143,6 +154,7 @@ export_env() {
   export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-${CI:+1}}"
   [[ -n "$ANSIBLE_NOCOLOR" ]] || unset ANSIBLE_NOCOLOR
   export PYTHONDONTWRITEBYTECODE=1
+  if [[ -n "${CI:-}" ]]; then export NO_COLOR=1; fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +187,10 @@ ensure_shellcheck() {
 stage_sanity() {
   install_get_pip_standin
   ensure_shellcheck
-  (cd "$STAGED" && ansible-test sanity --venv --python "$PY_VERSION" --color "${ANSIBLE_TEST_COLOR:-no}")
+  # PIP_QUIET=2: keep pip's install chatter (ansible-test builds one venv per test) out of the log;
+  # errors still show.
+  (cd "$STAGED" && PIP_QUIET="${PIP_QUIET:-2}" \
+    ansible-test sanity --venv --python "$PY_VERSION" --color "${ANSIBLE_TEST_COLOR:-no}")
 }
 
 stage_units() {
@@ -230,6 +245,7 @@ stage_lint() {
   done
   if [[ ${#targets[@]} -eq 0 ]]; then
     note "lint: no roles or playbooks yet, ansible-lint skipped"
+    STAGE_SKIPPED=1
     return 0
   fi
   # In the staged copy, so ansible-lint's caches (.ansible/) never land in the repository.
@@ -244,6 +260,7 @@ stage_changelog() {
 # main
 
 declare -A RESULT=() SECONDS_TAKEN=()
+STAGE_SKIPPED=0
 ORDER=()
 FAILED=0
 
@@ -251,10 +268,13 @@ run_stage() {
   local name=$1 start rc=0
   banner "$name"
   start=$(date +%s)
+  STAGE_SKIPPED=0
   "stage_$name" || rc=$?
   SECONDS_TAKEN[$name]=$(( $(date +%s) - start ))
   ORDER+=("$name")
-  if [[ $rc -eq 0 ]]; then
+  if [[ $rc -eq 0 && $STAGE_SKIPPED -eq 1 ]]; then
+    RESULT[$name]="skipped"
+  elif [[ $rc -eq 0 ]]; then
     RESULT[$name]=passed
   else
     RESULT[$name]="FAILED (exit $rc)"
@@ -270,16 +290,20 @@ summary() {
   for s in "${ORDER[@]}"; do
     printf '  %-12s %-18s %5ss\n' "$s" "${RESULT[$s]}" "${SECONDS_TAKEN[$s]}"
   done
-  local checks_passed=0 checks_failed=0
+  local checks_passed=0 checks_failed=0 checks_skipped=0
   for s in "${ORDER[@]}"; do
     case "$s" in units|integration) continue ;; esac
-    if [[ "${RESULT[$s]}" == passed ]]; then checks_passed=$((checks_passed + 1)); else checks_failed=$((checks_failed + 1)); fi
+    case "${RESULT[$s]}" in
+      passed) checks_passed=$((checks_passed + 1)) ;;
+      skipped) checks_skipped=$((checks_skipped + 1)) ;;
+      *) checks_failed=$((checks_failed + 1)) ;;
+    esac
   done
   local units_failed=0 integ_failed=0
   [[ "${RESULT[units]:-passed}" == passed ]] || units_failed=1
   [[ "${RESULT[integration]:-passed}" == passed ]] || integ_failed=1
   note "total $(( $(date +%s) - T0 ))s"
-  python "$ROOT/tests/harness/summary.py" --checks-passed "$checks_passed" --checks-failed "$checks_failed" \
+  python "$ROOT/tests/harness/summary.py" --checks-passed "$checks_passed" --checks-failed "$checks_failed" --checks-skipped "$checks_skipped" \
     ${RESULT[units]+--junit "$REPORTS/units.xml" --stage-failed "$units_failed"} \
     ${RESULT[integration]+--junit "$REPORTS/integration.xml" --stage-failed "$integ_failed"}
 }

@@ -35,11 +35,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--checks-passed', type=int, default=0)
     parser.add_argument('--checks-failed', type=int, default=0)
+    parser.add_argument('--checks-skipped', type=int, default=0)
     parser.add_argument('--junit', action='append', default=[])
     parser.add_argument('--stage-failed', action='append', type=int, default=[])
     args = parser.parse_args()
 
-    passed, failed, skipped = args.checks_passed, args.checks_failed, 0
+    passed, failed, skipped = args.checks_passed, args.checks_failed, args.checks_skipped
 
     for path, stage_failed in zip(args.junit, args.stage_failed):
         p, f, s = count(path)

@@ -23,16 +23,18 @@ description:
   - Before its first write the module records the images the pods had in the annotation
     C(inplace.kubernetes.io/last-upgrade) on the owner; O(rollback=true) restores them in place.
 author:
-  - inplace.kubernetes maintainers
+  - inplace.kubernetes maintainers (@inplace-kubernetes)
 extends_documentation_fragment:
   - inplace.kubernetes.auth
   - inplace.kubernetes.target
   - inplace.kubernetes.wait
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Patches are sent as server-side dry runs, so admission and RBAC problems show up in check mode too.
   diff_mode:
+    description: Returns details on what has changed (or would change, in check mode).
     support: full
     details: Shows the images of each pod (and of the owner's template) before and after.
 options:
@@ -118,7 +120,6 @@ notes:
   - The container's writable layer is lost when it restarts, as with any container restart.
 seealso:
   - module: inplace.kubernetes.k8s_inplace_upgrade_info
-  - role: inplace.kubernetes.inplace_upgrade
 """
 
 EXAMPLES = r"""

@@ -14,15 +14,17 @@ description:
     and reports each pod's images, readiness and, when O(containers) or O(image) is given, whether it still needs
     the upgrade, with the batches an upgrade would run and the PodDisruptionBudgets that cover the pods.
 author:
-  - inplace.kubernetes maintainers
+  - inplace.kubernetes maintainers (@inplace-kubernetes)
 extends_documentation_fragment:
   - inplace.kubernetes.auth
   - inplace.kubernetes.target
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
     details: The module never changes anything.
   diff_mode:
+    description: Returns details on what has changed (or would change, in check mode).
     support: none
 options:
   pods:

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import ssl
-import tempfile
 import threading
 import time
 from urllib.parse import urlencode

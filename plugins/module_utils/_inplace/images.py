@@ -91,7 +91,8 @@ def parse_image(image):
     if last > rest.rfind("/"):
         rest, tag = rest[:last], rest[last + 1:]
         if not _TAG_RE.match(tag):
-            raise InvalidImage("image %r has an invalid tag %r (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')" % (_short(image), _short(tag)))
+            raise InvalidImage("image %r has an invalid tag %r (letters, digits, '_', '.', '-', at most 128, "
+                               "not starting with '.' or '-')" % (_short(image), _short(tag)))
     if not rest:
         raise InvalidImage("image %r has no repository name" % _short(image))
     if len(rest) > NAME_TOTAL_MAX:

@@ -32,7 +32,6 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import (
     DONE,
     FAILED,
-    PENDING,
     VANISHED,
     Expectation,
     baseline_of,
@@ -43,6 +42,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait i
 
 LAST_UPGRADE_ANNOTATION = "inplace.kubernetes.io/last-upgrade"
 MAX_PARALLEL_WRITES = 16
+PENDING_STATES = ("needs_upgrade", "in_progress", "timed_out", "patched", "interrupted")
 
 
 def validate(params, require_targets=True):
@@ -114,6 +114,11 @@ class Rollout(object):
         self._touched = []
         self._batch_touched = []
         self.pdb_notes = []
+
+    def _owner_summary(self, workload):
+        if workload.owner:
+            return workload.summary()
+        return {"kind": None, "selector": workload.selector, "namespace": self.namespace}
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -191,8 +196,7 @@ class Rollout(object):
         not_ready = sorted(p["name"] for p in plans if not pod_ready(p["pod"]))
         return {
             "changed": False,
-            "owner": workload.summary() if workload.owner else {"kind": None, "selector": workload.selector,
-                                                                  "namespace": self.namespace},
+            "owner": self._owner_summary(workload),
             "targets": targets,
             "pods": entries,
             "needs_upgrade": sorted(p["name"] for p in plans if p["changes"]),
@@ -292,9 +296,7 @@ class Rollout(object):
         batches = plan_batches([p["name"] for p in todo], params.get("batch_size"), params.get("canary"),
                                total=len(workload.pods))
         by_name = dict((p["name"], p) for p in plans)
-        result = {"owner": workload.summary() if workload.owner else {"kind": None, "selector": workload.selector,
-                                                                        "namespace": self.namespace},
-                  "targets": targets, "planned_batches": batches}
+        result = {"owner": self._owner_summary(workload), "targets": targets, "planned_batches": batches}
         sync_wanted = bool(params.get("sync_template", True) and workload.owner)
         template_before = current_images(workload.template_spec) if workload.owner else None
 
@@ -332,7 +334,7 @@ class Rollout(object):
         if not_after is None or datetime.datetime.now(datetime.timezone.utc) < not_after:
             return
         left = [name for batch in batches[index:] for name in batch]
-        result = self._result({"owner": workload.summary() if workload.owner else {}, "targets": targets}, plans, False,
+        result = self._result({"owner": self._owner_summary(workload), "targets": targets}, plans, False,
                               template_before, targets, changed=bool(self.patched))
         result["window_closed"] = True
         result["left"] = left
@@ -399,7 +401,7 @@ class Rollout(object):
                                      if any(n in b["pods"] for n in names))
                 raise InplaceError("PodDisruptionBudget %s allowed no pod to restart within %ss; %d pods left: %s" % (
                     blocking, self.params.get("wait_timeout"), len(names), ", ".join(names)),
-                    **self._result({"owner": workload.summary() if workload.owner else {}}, None, False, None, None,
+                    **self._result({"owner": self._owner_summary(workload)}, None, False, None, None,
                                    changed=bool(self.patched)))
             time.sleep(1.0)
 
@@ -487,7 +489,7 @@ class Rollout(object):
         else:
             message += ". on_failure=%s: rolled back %d pods in place (%s)" % (
                 mode, len(rolled), ", ".join(rolled) if len(rolled) <= 20 else "%d pods" % len(rolled))
-        details = self._result({"owner": workload.summary() if workload.owner else {}, "targets": self._targets}, [],
+        details = self._result({"owner": self._owner_summary(workload), "targets": self._targets}, [],
                                False, None, None, changed=True)
         raise InplaceError(message, **details)
 
@@ -553,8 +555,7 @@ class Rollout(object):
             "pods": entries,
             "patched": sorted(self.patched),
             "already_current": sorted(e["name"] for e in entries if e["state"] == "current"),
-            "pending": sorted(e["name"] for e in entries if e["state"] in ("needs_upgrade", "in_progress", "timed_out",
-                                                                             "patched", "interrupted")),
+            "pending": sorted(e["name"] for e in entries if e["state"] in PENDING_STATES),
             "failed": sorted(e["name"] for e in entries if e["state"] in ("failed", "conflict", "error", "rollback_failed")),
             "rolled_back": sorted(self.rolled_back),
             "batches": self.batch_reports,

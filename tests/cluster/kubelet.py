@@ -621,10 +621,10 @@ class Kubelet:
         cond = {"type": ctype, "status": status, "lastProbeTime": None}
         cond["lastTransitionTime"] = (old.get("lastTransitionTime") if old and old.get("status")
                                       == status and old.get("lastTransitionTime") else now_ts())
-        if reason:
-            cond["reason"] = reason
-        if message:
-            cond["message"] = message
+        # Explicit nulls: a strategic merge patch keeps fields of a list element it does not
+        # mention, so a stale reason/message would survive a False -> True transition.
+        cond["reason"] = reason
+        cond["message"] = message
         ps.conditions[ctype] = cond
 
     def compute(self, ps):

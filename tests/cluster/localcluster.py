@@ -216,10 +216,10 @@ class LocalCluster:
         self._save()
         return proc
 
-    def _stop_one(self, name):
+    def _stop_one(self, name, timeout=10.0):
         pid = self.pids.get(name)
         if pid:
-            kill_pids([pid], marker=self.state_dir)
+            kill_pids([pid], marker=self.state_dir, timeout=timeout)
         proc = self._procs.pop(name, None)
         if proc is not None:
             try:
@@ -469,9 +469,10 @@ class LocalCluster:
                 for n, p in self.pids.items()}
 
     # ---------------------------------------------------------------- fault injection
-    def stop_apiserver(self):
-        """Stop kube-apiserver (SIGTERM, then SIGKILL). etcd and the rest keep running."""
-        self._stop_one("kube-apiserver")
+    def stop_apiserver(self, grace=3.0):
+        """Stop kube-apiserver: SIGTERM, then SIGKILL after `grace` seconds (a 1.20 API server
+        waits for open watches before exiting). etcd and the other processes keep running."""
+        self._stop_one("kube-apiserver", timeout=grace)
         self._save()
 
     def start_apiserver(self, timeout=90):
@@ -490,9 +491,15 @@ class LocalCluster:
         if ready_delay is not None:
             self.ready_delay = float(ready_delay)
         self._kubelet_argv()
+        log = self._log("kubelet")
+        offset = os.path.getsize(log) if os.path.exists(log) else 0
         self._spawn("kubelet")
-        self._wait("kubelet stand-in", lambda: "watching pods" in self.tail("kubelet", 5),
-                   timeout, ["kubelet"])
+
+        def watching():
+            with open(log, "rb") as f:
+                f.seek(offset)
+                return b"watching pods" in f.read()
+        self._wait("kubelet stand-in", watching, timeout, ["kubelet"])
 
 
 def _reap(state_dir, parent):

@@ -118,7 +118,10 @@ stage_collection() {
 
   if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard) \
-      | (cd "$ROOT" && while IFS= read -r -d '' f; do if [[ -e "$f" || -L "$f" ]]; then printf '%s\0' "$f"; fi; done) \
+      | (cd "$ROOT" && while IFS= read -r -d '' f; do
+          case "$f" in .venv | .venv/* | build | build/* | tests/output/*) continue ;; esac  # even if not ignored
+          if [[ -e "$f" || -L "$f" ]]; then printf '%s\0' "$f"; fi
+        done) \
       | rsync -a --from0 --files-from=- "$ROOT/" "$dest/"
   else
     rsync -a --exclude=/.git --exclude=/.venv --exclude=/build --exclude=/tests/output \
@@ -165,6 +168,7 @@ pytest_status() {
   local rc=$1 what=$2
   if [[ $rc -eq 5 ]]; then
     note "$what: pytest collected no tests (nothing to run yet)"
+    STAGE_SKIPPED=1
     return 0
   fi
   return "$rc"
@@ -196,6 +200,7 @@ stage_sanity() {
 stage_units() {
   if [[ ! -d "$STAGED/tests/unit" ]]; then
     note "units: no tests/unit directory yet"
+    STAGE_SKIPPED=1
     return 0
   fi
   # Plain pytest in the staged copy, the way `ansible-test units` runs it: ansible-test's own
@@ -222,6 +227,7 @@ stage_units() {
 stage_integration() {
   if [[ ! -d "$ROOT/tests/integration" ]]; then
     note "integration: no tests/integration directory yet"
+    STAGE_SKIPPED=1
     return 0
   fi
   # Runs from the repository (test files, tests/cluster), while ansible resolves
@@ -300,8 +306,8 @@ summary() {
     esac
   done
   local units_failed=0 integ_failed=0
-  [[ "${RESULT[units]:-passed}" == passed ]] || units_failed=1
-  [[ "${RESULT[integration]:-passed}" == passed ]] || integ_failed=1
+  [[ "${RESULT[units]:-passed}" != FAILED* ]] || units_failed=1
+  [[ "${RESULT[integration]:-passed}" != FAILED* ]] || integ_failed=1
   note "total $(( $(date +%s) - T0 ))s"
   python "$ROOT/tests/harness/summary.py" --checks-passed "$checks_passed" --checks-failed "$checks_failed" --checks-skipped "$checks_skipped" \
     ${RESULT[units]+--junit "$REPORTS/units.xml" --stage-failed "$units_failed"} \

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) inplace.kubernetes maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: in-place upgrades vs. a Deployment rolling update vs. pod-by-pod patch loops.
@@ -37,7 +36,6 @@ import json
 import math
 import os
 import platform
-import re
 import shutil
 import socket
 import ssl
@@ -120,6 +118,7 @@ class CountingProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else header and body writes stall on delayed ACKs
             upstream_conn = None
 
             def log_message(self, *args):  # quiet
@@ -130,6 +129,8 @@ class CountingProxy:
                     self.upstream_conn = http.client.HTTPSConnection(
                         proxy.upstream_host, proxy.upstream_port, context=proxy.ssl_context,
                         timeout=3600)
+                    self.upstream_conn.connect()
+                    self.upstream_conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return self.upstream_conn
 
             def _drop_conn(self):
@@ -196,7 +197,7 @@ class CountingProxy:
                             self.wfile.flush()
                         self.wfile.write(b"0\r\n\r\n")
                     elif not no_body:
-                        self.wfile.write(resp.read())
+                        self.wfile.write(resp.read())  # one write: headers went out already
                     self.wfile.flush()
                 except (OSError, http.client.HTTPException):
                     # client went away (a watch it stopped) or upstream broke: drop both sides
@@ -368,7 +369,7 @@ def drive_rolling(a):
 
 
 def drive_seed(a):
-    core, _ = _api(a.kubeconfig)
+    core = _api(a.kubeconfig)[0]
     pods = core.list_namespaced_pod(a.namespace, label_selector=a.selector).items
     for p in pods:
         core.patch_namespaced_pod(p.metadata.name, a.namespace, [
@@ -427,7 +428,7 @@ def collections_path(tmp):
 def py_versions(python, code):
     try:
         return subprocess.run([python, "-c", code], capture_output=True, text=True,
-                              timeout=60).stdout.strip()
+                              timeout=60, check=False).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "?"
 
@@ -467,7 +468,7 @@ def rolling_waves(n, surge_pct=25, unavail_pct=25):
         unavail = 1
     old, new, new_ready, waves = n, 0, 0, 0
     while True:
-        for _ in range(4 * n + 4):  # settle scale-up / scale-down instantly
+        for _step in range(4 * n + 4):  # settle scale-up / scale-down instantly
             changed = False
             up = min(n, n + surge - old) if old + new < n + surge else new
             if up > new:
@@ -574,7 +575,7 @@ class Bench:
             with open(os.path.join(REPO, "galaxy.yml")) as f:
                 v["inplace.kubernetes"] = str(yaml.safe_load(f).get("version"))
             rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-                                 capture_output=True, text=True).stdout.strip()
+                                 capture_output=True, text=True, check=False).stdout.strip()
             if rev:
                 v["inplace.kubernetes"] += " (git %s)" % rev
         except Exception:  # noqa: BLE001
@@ -839,6 +840,9 @@ class Bench:
             "problems": problems, "extra": extra,
         }
         if module_result is not None:
+            row["module_result"] = {k: module_result.get(k) for k in (
+                "seconds", "api_requests", "batches", "changed", "patched", "template_sync",
+                "sync_steps", "msg") if k in module_result}
             row["module_seconds"] = module_result.get("seconds")
             row["module_api_requests"] = module_result.get("api_requests")
         return row
@@ -849,7 +853,7 @@ class Bench:
         try:
             for n in sizes:
                 log("discovery: N=%d" % n)
-                ns, name, _ = self.fresh_deployment(n, "disc")
+                ns, name = self.fresh_deployment(n, "disc")[:2]
                 ns_list.append(ns)
                 plays = self.play([{"name": "discover", "inplace.kubernetes.k8s_inplace_upgrade_info": {
                     "kind": "Deployment", "name": name, "namespace": ns,
@@ -886,7 +890,7 @@ class Bench:
     def run_module_direct(self, n):
         """The module once more without the proxy, for its own `seconds` (overhead target)."""
         log("N=%d module without the counting proxy (overhead target)" % n)
-        ns, name, _ = self.fresh_deployment(n, "direct")
+        ns, name = self.fresh_deployment(n, "direct")[:2]
         try:
             kind, plays = self.scenario_cmd("module", n, ns, name, self.args.timeout)
             rc, out, err, wall, mem, records = self.run_playbook(
@@ -897,7 +901,7 @@ class Bench:
                 self.failures.append("module (direct) N=%d failed rc %s" % (n, rc))
                 return None
             return {"n": n, "wall": wall, "module_seconds": res.get("seconds"),
-                    "api_requests": res.get("api_requests")}
+                    "api_requests": res.get("api_requests"), "batches": res.get("batches")}
         finally:
             self.delete_namespace(ns)
 
@@ -961,22 +965,24 @@ def report(bench, started, finished):
       "ceil(N / ceil(25% N)) for (4); for (1) the waves of pod starts that a 25%/25% rolling "
       "update needs in the deployment controller's own arithmetic (instant controllers, every new "
       "pod up after exactly one start + readiness delay; old pods' termination not counted).")
-    extra = [r for r in bench.rows if r.get("module_seconds") is not None
-             or r.get("extra", {}).get("status_complete_seconds") is not None]
+    extra = [r for r in bench.rows if "wall" in r]
     if extra:
         w("")
-        w("Details: ")
+        w("Details:")
+        w("")
         for r in extra:
+            w("- N=%d %s: requests by kind %s; peak RSS of the largest single process %s MiB, "
+              "%d processes in the driver's tree at most" % (
+                  r["n"], r["scenario"], ", ".join("%s %d" % kv for kv in sorted(
+                      r["counts"].items()) if kv[0] != "total") or "none",
+                  mib(r["rss_single"]), r["procs"]))
             if r.get("module_seconds") is not None:
-                w("- N=%d %s: the module reports %.2f s and %s API requests (proxy counted %d, "
-                  "incl. %d watch); largest single process %s MiB, %d processes in the tree" % (
-                      r["n"], r["scenario"], r["module_seconds"], r.get("module_api_requests"),
-                      r["requests"], r["counts"].get("watch", 0), mib(r["rss_single"]),
-                      r["procs"]))
-            else:
-                w("- N=%d rolling: Deployment status complete after %.1f s, last old pod gone "
+                w("  - the module reports %.2f s and %s API requests (the proxy counted %d)" % (
+                    r["module_seconds"], r.get("module_api_requests"), r["requests"]))
+            elif r.get("extra", {}).get("status_complete_seconds") is not None:
+                w("  - Deployment status complete after %.1f s, last old pod gone "
                   "at %.1f s; %d ReplicaSets afterwards" % (
-                      r["n"], r["extra"]["status_complete_seconds"], r["wall"],
+                      r["extra"]["status_complete_seconds"], r["wall"],
                       r["replicasets"]))
     if bench.discovery:
         w("")
@@ -1010,9 +1016,12 @@ def targets(bench):
     delay = a.start_delay + a.ready_delay
     lines = []
     role = {r["n"]: r for r in bench.rows if r["scenario"] == "role" and "wall" in r}
+    role_ok = [n for n in sorted(role) if not role[n]["problems"]]
     rolling = {r["n"]: r for r in bench.rows if r["scenario"] == "rolling" and "wall" in r}
-    if role:
-        n0 = min(role)
+    if role and not role_ok:
+        lines.append("**Role target: NOT MET** (the role failed functionally for every N).")
+    elif role:
+        n0 = role_ok[0]
         fixed = role[n0]["wall"] - role[n0]["limit"]
         parts, ok = [], True
         for n in sorted(role):
@@ -1060,9 +1069,9 @@ def targets(bench):
             lines.append("Module overhead: not measured.")
     if len(bench.discovery) >= 2:
         counts = [(d["n"], d["requests"]) for d in bench.discovery]
-        same = len({c for _, c in counts}) == 1
+        same = len({c[1] for c in counts}) == 1
         lines.append("**Discovery makes the same number of requests for %s pods: %s** (%s)." % (
-            " and ".join(str(n) for n, _ in counts), "MET" if same else "NOT MET",
+            " and ".join(str(c[0]) for c in counts), "MET" if same else "NOT MET",
             ", ".join("%d pods: %d requests" % c for c in counts)))
     return lines
 
@@ -1084,7 +1093,7 @@ def parse_args(argv):
         a = p.parse_args(argv[1:])
         a.drive = True
         return a
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true",
                    help="N=5 only, discovery 5 vs 20 pods, no results file unless --output; "
@@ -1150,7 +1159,13 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
         with open(a.output, "w") as f:
             f.write(text)
-        log("written to %s" % a.output)
+        raw = os.path.splitext(a.output)[0] + ".json"  # raw numbers, not committed
+        with open(raw, "w") as f:
+            json.dump({"rows": bench.rows, "discovery": bench.discovery,
+                       "module_direct": getattr(bench, "module_direct", None),
+                       "versions": bench.versions, "failures": bench.failures}, f, indent=1,
+                      default=str)
+        log("written to %s (raw numbers: %s)" % (a.output, raw))
     if bench.failures:
         log("FAILED: %d problem(s):\n  %s" % (len(bench.failures), "\n  ".join(bench.failures)))
         rc = 1

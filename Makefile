@@ -4,9 +4,11 @@
 #
 #   make test                       sanity, units, integration, lint, changelog (in that order)
 #   make test SKIP=sanity           the same without sanity (space or comma separated list)
-#   make integration PYTEST_ARGS='tests/integration/test_x.py -k name -x'
+#   make integration TESTS=tests/integration/test_x.py PYTEST_ARGS='-k name -x'
+#   make integration INTEGRATION_MARKERS=     also the tests marked slow
 #   make units PYTEST_ARGS='-k images'
 #   FAIL_FAST=1 make test           stop at the first failing stage
+# Runs take a lock on build/: a second run waits for the first instead of restaging under it.
 
 SHELL := /usr/bin/env bash
 RUN := bash tests/run.sh

@@ -275,7 +275,7 @@ run_stage() {
   banner "$name"
   start=$(date +%s)
   STAGE_SKIPPED=0
-  "stage_$name" || rc=$?
+  "stage_$name" 9>&- || rc=$?  # (9>&-: no process left behind by a stage keeps the run lock)
   SECONDS_TAKEN[$name]=$(( $(date +%s) - start ))
   ORDER+=("$name")
   if [[ $rc -eq 0 && $STAGE_SKIPPED -eq 1 ]]; then
@@ -314,15 +314,29 @@ summary() {
     ${RESULT[integration]+--junit "$REPORTS/integration.xml" --stage-failed "$integ_failed"}
 }
 
+take_lock() {
+  # One run at a time per build directory: a second run would restage (delete) the copy that the
+  # first one is testing. The lock is released when this process (or what it execs) exits.
+  mkdir -p "$BUILD"
+  exec 9>"$BUILD/.run.lock"
+  if ! flock -n 9; then
+    note "another tests/run.sh is using $BUILD; waiting for it to finish"
+    flock 9
+  fi
+}
+
 main() {
   cd "$ROOT"
+  take_lock
   if [[ "${1:-}" == exec ]]; then
     shift
     [[ $# -gt 0 ]] || die "usage: tests/run.sh exec CMD [ARG...]"
     prepare_venv
     STAGED=""; stage_collection
     export_env
-    exec "$@"
+    local rc=0
+    "$@" 9>&- || rc=$?
+    return $rc
   fi
 
   local wanted=("$@") s skip=" ${SKIP:-} "; skip="${skip//,/ }"

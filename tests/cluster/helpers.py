@@ -5,7 +5,6 @@
 
 import time
 
-from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 DEFAULT_TIMEOUT = 90

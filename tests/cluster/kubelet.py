@@ -51,7 +51,6 @@ import heapq
 import itertools
 import json
 import logging
-import os
 import queue
 import re
 import secrets
@@ -681,11 +680,9 @@ class Kubelet:
             "podIP": ps.ip,
             "podIPs": [{"ip": ps.ip}],
             "startTime": ps.start_time,
-            "qosClass": None,
             "conditions": [ps.conditions[t] for t in OWNED_CONDITIONS],
             "containerStatuses": ctrs,
         }
-        del status["qosClass"]
         if ps.init:
             status["initContainerStatuses"] = inits
         return status

@@ -1,0 +1,237 @@
+"""Shared helpers for the module integration tests (test_module_upgrade.py, test_module_rollouts.py).
+
+They drive ``inplace.kubernetes.k8s_inplace_upgrade`` / ``_info`` through real ``ansible-playbook``
+runs (tests/integration/playbook.py) and read the cluster back through the API, so every assertion
+is about concrete cluster state, not only about what the module claims.
+"""
+
+import json
+import os
+import socket
+import threading
+import time
+
+from kubernetes import watch as k8s_watch
+
+from helpers import pod_is_ready, pod_snapshot, wait_for
+from playbook import run_playbook
+
+MODULE = "inplace.kubernetes.k8s_inplace_upgrade"
+INFO_MODULE = "inplace.kubernetes.k8s_inplace_upgrade_info"
+
+OLD = "nginx:1.19-alpine"
+NEW = "nginx:1.21-alpine"
+THIRD = "nginx:1.20-alpine"
+SIDECAR = "busybox:1.32"
+
+
+def normalised(image):
+    """The image as the (simulated) runtime reports it in containerStatuses[].image."""
+    name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+    if "/" not in name:
+        name = "library/" + name
+    if "." not in name.split("/")[0] and ":" not in name.split("/")[0] and name.split("/")[0] != "localhost":
+        name = "docker.io/" + name
+    return "%s:%s" % (name, tag)
+
+
+def run_module(cluster, args, *, module=MODULE, name="upgrade", kubeconfig=None, check=False, diff=False,
+               env=None, timeout=300):
+    """Run one module task (failures are recorded, not ignored) and return ``(PlaybookResult, result)``.
+
+    ``result`` is the module's result dict of that task (also when it failed).
+    """
+    res = run_playbook([{"name": name, module: args}], kubeconfig=kubeconfig or cluster.admin_kubeconfig,
+                       check=check, diff=diff, env=env, timeout=timeout)
+    results = res.task_results(name)
+    assert len(results) == 1, "expected exactly one result for task %r\n%s" % (name, res.describe())
+    return res, results[0]
+
+
+def assert_clean_failure(res, result, *fragments):
+    """The task failed with a readable message (no traceback) that contains every fragment."""
+    assert result.get("failed"), "task did not fail: %s\n%s" % (json.dumps(result, default=str)[:2000], res.describe())
+    msg = result.get("msg") or ""
+    assert msg, "failure without a message: %s" % json.dumps(result, default=str)[:2000]
+    # ansible-core 2.19 adds "exception" to any fail_json called inside an except block; that is not a
+    # traceback shown as the message. A crash shows as MODULE FAILURE / module_stderr.
+    assert "Traceback" not in msg and "MODULE FAILURE" not in msg and "module_stderr" not in result, (
+        "failure is a traceback, not a clear message: %s" % json.dumps(result, default=str)[:3000])
+    for fragment in fragments:
+        assert fragment.lower() in msg.lower(), "%r not in the message %r" % (fragment, msg)
+    return msg
+
+
+def live_pods(k8s, namespace, selector):
+    pods = k8s.core.list_namespaced_pod(namespace, label_selector=selector).items
+    return sorted([p for p in pods if p.metadata.deletion_timestamp is None], key=lambda p: p.metadata.name)
+
+
+def snapshot(k8s, namespace, selector):
+    return pod_snapshot(live_pods(k8s, namespace, selector))
+
+
+def resource_versions(k8s, namespace):
+    """resourceVersion of every pod and workload object of the namespace."""
+    out = {}
+    for p in k8s.core.list_namespaced_pod(namespace).items:
+        out["Pod/" + p.metadata.name] = p.metadata.resource_version
+    for kind, lister in (("Deployment", k8s.apps.list_namespaced_deployment),
+                         ("ReplicaSet", k8s.apps.list_namespaced_replica_set),
+                         ("StatefulSet", k8s.apps.list_namespaced_stateful_set),
+                         ("DaemonSet", k8s.apps.list_namespaced_daemon_set)):
+        for obj in lister(namespace).items:
+            out["%s/%s" % (kind, obj.metadata.name)] = obj.metadata.resource_version
+    return out
+
+
+def settled_resource_versions(k8s, namespace, quiet=1.0, timeout=30):
+    """Wait until nothing in the namespace changes for ``quiet`` seconds; return the versions."""
+    deadline = time.monotonic() + timeout
+    last = resource_versions(k8s, namespace)
+    while True:
+        time.sleep(quiet)
+        now = resource_versions(k8s, namespace)
+        if now == last:
+            return now
+        if time.monotonic() > deadline:
+            raise AssertionError("namespace %s never settled: %s" % (namespace, {
+                k: (last.get(k), now.get(k)) for k in set(last) | set(now) if last.get(k) != now.get(k)}))
+        last = now
+
+
+def wait_deployment_settled(k8s, namespace, name, timeout=60):
+    def done():
+        d = k8s.apps.read_namespaced_deployment(name, namespace)
+        s = d.status
+        return (s.observed_generation or 0) >= d.metadata.generation and s.updated_replicas == d.spec.replicas \
+            and s.ready_replicas == d.spec.replicas and s.replicas == d.spec.replicas \
+            and (s.unavailable_replicas or 0) == 0 and d
+    return wait_for(done, timeout, message="Deployment %s/%s settled" % (namespace, name))
+
+
+def spec_images(pod):
+    return {c.name: c.image for c in pod.spec.containers}
+
+
+def container_of(pod, name):
+    for cs in pod.status.container_statuses or []:
+        if cs.name == name:
+            return cs
+    return None
+
+
+def assert_restarted_on(before, after, container, image, times=1):
+    """One pod snapshot pair: ``container`` restarted ``times`` more times and runs ``image`` ready."""
+    assert after["uid"] == before["uid"], "pod was recreated"
+    assert after["node"] == before["node"]
+    assert after["ip"] == before["ip"]
+    assert after["specImages"][container] == image
+    assert after["images"][container] == normalised(image), after
+    assert after["restartCounts"][container] == before["restartCounts"][container] + times, (before, after)
+    assert after["containerIDs"][container] != before["containerIDs"][container]
+    assert after["ready"], after
+
+
+def assert_untouched(before, after, containers=None):
+    """Same pod, same containers (no restart) - for every container or the named ones."""
+    assert after["uid"] == before["uid"], "pod was recreated"
+    assert after["node"] == before["node"]
+    assert after["ip"] == before["ip"]
+    for name in containers or before["containerIDs"]:
+        assert after["containerIDs"][name] == before["containerIDs"][name], (name, before, after)
+        assert after["restartCounts"][name] == before["restartCounts"][name], (name, before, after)
+        assert after["specImages"][name] == before["specImages"][name], (name, before, after)
+
+
+def closed_port():
+    """A loopback port nothing listens on."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def events_for(k8s, namespace, kind=None, name=None):
+    out = []
+    for ev in k8s.core.list_namespaced_event(namespace).items:
+        obj = ev.involved_object
+        if kind and obj.kind != kind:
+            continue
+        if name and obj.name != name:
+            continue
+        out.append(ev)
+    return out
+
+
+class ReadinessWatcher(object):
+    """Watches the pods of a selector through the API and records the most pods unready at once.
+
+    ``max_unready`` is the maximum, over every event seen, of the number of live pods whose Ready
+    condition is not True; ``went_unready`` the names of the pods seen unready at least once.
+    """
+
+    def __init__(self, core, namespace, selector):
+        self.core = core
+        self.namespace = namespace
+        self.selector = selector
+        self.ready = {}
+        self.max_unready = 0
+        self.went_unready = set()
+        self.events = 0
+        self.errors = []
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _account(self, pod, deleted=False):
+        name = pod.metadata.name
+        if deleted:
+            self.ready.pop(name, None)
+        else:
+            self.ready[name] = pod_is_ready(pod)
+            if not self.ready[name]:
+                self.went_unready.add(name)
+        self.max_unready = max(self.max_unready, sum(1 for r in self.ready.values() if not r))
+
+    def start(self):
+        listing = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
+        for pod in listing.items:
+            self._account(pod)
+        self._version = listing.metadata.resource_version
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            w = k8s_watch.Watch()
+            try:
+                for event in w.stream(self.core.list_namespaced_pod, self.namespace, label_selector=self.selector,
+                                      resource_version=self._version, timeout_seconds=2):
+                    self.events += 1
+                    pod = event["object"]
+                    self._version = pod.metadata.resource_version
+                    self._account(pod, deleted=event["type"] == "DELETED")
+                    if self._stop.is_set():
+                        break
+            except Exception as exc:  # noqa: BLE001 - reported by stop()
+                self.errors.append(repr(exc))
+                if len(self.errors) > 20:
+                    return
+                time.sleep(0.2)
+            finally:
+                w.stop()
+
+    def stop(self):
+        # Let the last status writes arrive before stopping.
+        time.sleep(0.5)
+        self._stop.set()
+        self._thread.join(10)
+        assert not self.errors or self.events, "the watcher saw nothing: %s" % self.errors
+        return self
+
+
+def collections_path_ok():
+    from playbook import collections_path
+    return os.path.isdir(os.path.join(collections_path(), "ansible_collections", "inplace", "kubernetes"))

@@ -1,0 +1,488 @@
+"""Integration tests of inplace.kubernetes.k8s_inplace_upgrade (issue 4): discovery, guarded JSON
+patching, real completion, durable template sync, check/diff mode, bad input, the info module.
+
+Every test runs the module through ansible-playbook, in its own namespace, and checks the cluster
+through the API afterwards.
+"""
+
+import json
+import os
+import sys
+
+import pytest
+from kubernetes.client.rest import ApiException
+
+from helpers import container, create_deployment, create_pod, wait_for, wait_pods_ready
+from module_helpers import (INFO_MODULE, NEW, OLD, SIDECAR, THIRD, assert_clean_failure, assert_restarted_on,
+                            assert_untouched, closed_port, live_pods, normalised, resource_versions, run_module,
+                            settled_resource_versions, snapshot, spec_images, wait_deployment_settled)
+
+pytestmark = pytest.mark.integration
+
+SEL = "app=web"
+
+
+def two_container_deployment(k8s, namespace, replicas=3):
+    pods = create_deployment(k8s, namespace, "web", replicas=replicas,
+                             containers=[container("app", OLD), container("sidecar", SIDECAR)])
+    wait_deployment_settled(k8s, namespace, "web")
+    return pods
+
+
+def replicasets(k8s, namespace):
+    return sorted(k8s.apps.list_namespaced_replica_set(namespace).items, key=lambda r: r.metadata.name)
+
+
+# -- the upgrade itself ---------------------------------------------------------------------------
+
+
+def test_multi_container_only_named_container_restarts(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace)
+    before = snapshot(k8s, namespace, SEL)
+    rs_before = [r.metadata.uid for r in replicasets(k8s, namespace)]
+
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                       "wait_timeout": 60}, diff=True)
+    assert res.ok, res.describe()
+    assert result["changed"] is True
+    assert sorted(result["patched"]) == sorted(before)
+
+    after = snapshot(k8s, namespace, SEL)
+    assert sorted(after) == sorted(before), "pods were replaced"
+    for name in before:
+        assert_restarted_on(before[name], after[name], "app", NEW)
+        assert_untouched(before[name], after[name], ["sidecar"])
+
+    # The module's own report agrees with the cluster.
+    entries = dict((p["name"], p) for p in result["pods"])
+    for name, snap in after.items():
+        entry = entries[name]
+        assert entry["uid"] == snap["uid"] and entry["node"] == snap["node"] and entry["pod_ip"] == snap["ip"]
+        assert entry["state"] == "upgraded" and entry["patched"] is True and entry["ready"] is True
+        app = [c for c in entry["containers"] if c["name"] == "app"][0]
+        assert (app["before"], app["after"]) == (OLD, NEW)
+
+    # Diff mode: before/after images per pod.
+    diff = result.get("diff")
+    if isinstance(diff, list):
+        diff = diff[0]
+    assert diff, "no diff in diff mode: %s" % sorted(result)
+    for name in before:
+        assert diff["before"]["pods"][name]["app"] == OLD
+        assert diff["after"]["pods"][name]["app"] == NEW
+        assert "sidecar" not in diff["after"]["pods"][name]
+    assert "+            \"app\": \"%s\"" % NEW in res.stdout or NEW in res.stdout
+
+    # Durable by default: the template follows, no new ReplicaSet, nothing paused.
+    assert result["template_synced"] is True
+    dep = k8s.apps.read_namespaced_deployment("web", namespace)
+    assert {c.name: c.image for c in dep.spec.template.spec.containers} == {"app": NEW, "sidecar": SIDECAR}
+    assert not dep.spec.paused
+    assert [r.metadata.uid for r in replicasets(k8s, namespace)] == rs_before
+
+
+def test_second_run_is_not_changed_and_writes_nothing(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=2)
+    args = {"name": "web", "namespace": namespace, "containers": {"app": NEW}, "wait_timeout": 60}
+    res, first = run_module(cluster, args)
+    assert res.ok and first["changed"], res.describe()
+    wait_deployment_settled(k8s, namespace, "web")
+    versions = settled_resource_versions(k8s, namespace)
+    snap = snapshot(k8s, namespace, SEL)
+
+    res, second = run_module(cluster, args)
+    assert res.ok, res.describe()
+    assert second["changed"] is False
+    assert second["patched"] == []
+    assert sorted(second["already_current"]) == sorted(snap)
+    assert resource_versions(k8s, namespace) == versions, "a second run wrote to the cluster"
+    assert snapshot(k8s, namespace, SEL) == snap
+
+    # The same images spelt fully qualified are the same images: still nothing to do.
+    res, third = run_module(cluster, dict(args, containers={"app": "docker.io/library/" + NEW}))
+    assert res.ok and third["changed"] is False and third["patched"] == [], res.describe()
+    assert resource_versions(k8s, namespace) == versions
+
+
+def test_check_mode_changes_nothing_and_reports_exactly_the_pods_that_would_change(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace)
+    pods = live_pods(k8s, namespace, SEL)
+    current = pods[0].metadata.name
+    # One pod already runs the target: check mode must not list it.
+    k8s.core.patch_namespaced_pod(current, namespace, [{"op": "replace", "path": "/spec/containers/0/image",
+                                                        "value": NEW}],
+                                  _content_type="application/json-patch+json")
+    wait_for(lambda: snapshot(k8s, namespace, SEL)[current]["images"]["app"] == normalised(NEW)
+             and snapshot(k8s, namespace, SEL)[current]["ready"], 30)
+    versions = settled_resource_versions(k8s, namespace)
+    snap = snapshot(k8s, namespace, SEL)
+
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW}},
+                             check=True, diff=True)
+    assert res.ok, res.describe()
+    assert result["changed"] is True
+    would = sorted(p.metadata.name for p in pods[1:])
+    assert sorted(result["patched"]) == would
+    assert result["already_current"] == [current]
+    states = dict((p["name"], p["state"]) for p in result["pods"])
+    assert states == dict([(n, "would_upgrade") for n in would] + [(current, "current")])
+    diff = result.get("diff")
+    if isinstance(diff, list):
+        diff = diff[0]
+    assert diff and sorted(diff["after"]["pods"]) == would
+    for name in would:
+        assert diff["before"]["pods"][name] == {"app": OLD}
+        assert diff["after"]["pods"][name] == {"app": NEW}
+
+    assert resource_versions(k8s, namespace) == versions, "check mode wrote to the cluster"
+    assert snapshot(k8s, namespace, SEL) == snap
+    dep = k8s.apps.read_namespaced_deployment("web", namespace)
+    assert dep.spec.template.spec.containers[0].image == OLD
+    assert not (dep.metadata.annotations or {}).get("inplace.kubernetes.io/last-upgrade")
+
+
+def test_image_shorthand_on_single_container_pods(k8s, cluster, namespace):
+    create_deployment(k8s, namespace, "web", replicas=2, containers=[container("app", OLD)])
+    before = snapshot(k8s, namespace, SEL)
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "image": NEW, "wait_timeout": 60})
+    assert res.ok, res.describe()
+    assert result["changed"] is True and result["targets"] == {"app": NEW}
+    after = snapshot(k8s, namespace, SEL)
+    for name in before:
+        assert_restarted_on(before[name], after[name], "app", NEW)
+
+
+def test_image_shorthand_on_multi_container_pods_fails_clearly(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=2)
+    versions = settled_resource_versions(k8s, namespace)
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "image": NEW})
+    assert not res.ok
+    assert_clean_failure(res, result, "exactly one container", "app", "sidecar", "containers")
+    assert resource_versions(k8s, namespace) == versions
+
+
+# -- bad input: clear message, nothing changed ---------------------------------------------------
+
+
+def test_bad_inputs_fail_clearly_and_change_nothing(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=2)
+    versions = settled_resource_versions(k8s, namespace)
+    base = {"name": "web", "namespace": namespace, "containers": {"app": NEW}, "wait_timeout": 30}
+    cases = [
+        ("unknown workload", dict(base, name="nope"), ["Deployment", "nope", "not found"]),
+        ("unknown namespace", dict(base, namespace=namespace + "-missing"),
+         ["namespace", namespace + "-missing", "does not exist"]),
+        ("unknown container", dict(base, containers={"nosuch": NEW}), ["nosuch", "app", "sidecar"]),
+        ("invalid image", dict(base, containers={"app": "nginx:1.21 alpine"}), ["app", "image"]),
+        ("invalid image uppercase", dict(base, containers={"app": "Nginx/App:1"}), ["app", "Nginx/App:1"]),
+        ("unsupported kind", dict(base, kind="ReplicaSet"), ["kind", "Deployment", "StatefulSet", "DaemonSet"]),
+        ("unreachable API server", dict(base, host="https://127.0.0.1:%d" % closed_port()),
+         ["127.0.0.1", "reach"]),
+    ]
+    tasks = [{"name": label, "inplace.kubernetes.k8s_inplace_upgrade": args, "ignore_errors": True}
+             for label, args, _ in cases]
+    from playbook import run_playbook
+    res = run_playbook(tasks, kubeconfig=cluster.admin_kubeconfig, timeout=300)
+    problems = []
+    for label, _, fragments in cases:
+        results = res.task_results(label)
+        try:
+            assert len(results) == 1, "task %r reported %d results" % (label, len(results))
+            msg = assert_clean_failure(res, results[0], *fragments)
+            assert results[0].get("patched", []) == [], results[0].get("patched")
+        except AssertionError as exc:
+            problems.append("%s: %s" % (label, exc))
+        else:
+            print("%s -> %s" % (label, msg))
+    assert resource_versions(k8s, namespace) == versions, "a failing run changed the cluster"
+    assert not problems, "\n".join(problems)
+
+
+def test_forbidden_for_unprivileged_user_names_verb_and_resource(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=1)
+    versions = settled_resource_versions(k8s, namespace)
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW}},
+                             kubeconfig=cluster.user_kubeconfig)
+    assert not res.ok
+    msg = assert_clean_failure(res, result, "403", "get", "deployments")
+    assert "inplace-user" in msg, msg
+    assert resource_versions(k8s, namespace) == versions
+
+
+# -- durable -----------------------------------------------------------------------------------------
+
+
+def test_durable_sync_new_pods_come_up_on_the_new_image_without_a_new_replicaset(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=3)
+    rs_before = replicasets(k8s, namespace)
+    assert len(rs_before) == 1
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace,
+                                       "containers": {"app": NEW, "sidecar": "busybox:1.33"}, "wait_timeout": 60})
+    assert res.ok and result["template_synced"] is True, res.describe()
+    upgraded = snapshot(k8s, namespace, SEL)
+    assert all(s["specImages"] == {"app": NEW, "sidecar": "busybox:1.33"} for s in upgraded.values())
+
+    rs_now = replicasets(k8s, namespace)
+    assert [r.metadata.uid for r in rs_now] == [r.metadata.uid for r in rs_before], "a new ReplicaSet appeared"
+    assert {c.name: c.image for c in rs_now[0].spec.template.spec.containers} == {"app": NEW, "sidecar": "busybox:1.33"}
+    dep = k8s.apps.read_namespaced_deployment("web", namespace)
+    assert not dep.spec.paused, "Deployment left paused"
+    assert "inplace.kubernetes.io/template-sync" not in (dep.metadata.annotations or {})
+
+    victim, *keep = sorted(upgraded)
+    k8s.core.delete_namespaced_pod(victim, namespace)
+    k8s.apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 4}})
+    pods = wait_pods_ready(k8s.core, namespace, SEL, 4, timeout=60)
+    wait_deployment_settled(k8s, namespace, "web")
+    after = snapshot(k8s, namespace, SEL)
+    new = sorted(set(after) - set(upgraded))
+    assert victim not in after and len(new) == 2, (sorted(upgraded), sorted(after))
+    for name in new:
+        assert after[name]["specImages"] == {"app": NEW, "sidecar": "busybox:1.33"}, after[name]
+        assert after[name]["images"]["app"] == normalised(NEW)
+    for name in keep:
+        assert after[name] == upgraded[name] or (
+            after[name]["uid"] == upgraded[name]["uid"]
+            and after[name]["containerIDs"] == upgraded[name]["containerIDs"]), "existing pod recreated/restarted"
+    rs_final = replicasets(k8s, namespace)
+    assert [r.metadata.uid for r in rs_final] == [r.metadata.uid for r in rs_before], "a new ReplicaSet appeared"
+    owners = set(p.metadata.owner_references[0].uid for p in pods)
+    assert owners == {rs_before[0].metadata.uid}
+    assert not k8s.apps.read_namespaced_deployment("web", namespace).spec.paused
+
+
+# -- failures while waiting --------------------------------------------------------------------------
+
+
+def test_unpullable_image_fails_fast_naming_pod_container_and_reason(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=2)
+    before = snapshot(k8s, namespace, SEL)
+    bad = "nginx:1.21-pullfail"
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": bad},
+                                       "on_failure": "stop", "wait_timeout": 90})
+    assert not res.ok
+    msg = assert_clean_failure(res, result, "app")
+    assert "ErrImagePull" in msg or "ImagePullBackOff" in msg, msg
+    assert any(name in msg for name in before), msg
+    states = dict((p["name"], p) for p in result.get("pods", []))
+    failed = [n for n, p in states.items() if p["state"] == "failed"]
+    assert failed, "no pod reported failed (timed out instead of failing fast?): %s" % {
+        n: (p["state"], p["reason"]) for n, p in states.items()}
+    for name in failed:
+        assert "ErrImagePull" in states[name]["reason"] or "ImagePullBackOff" in states[name]["reason"]
+    assert not any(p["state"] == "timed_out" for p in states.values())
+
+    # on_failure=stop: the pods are left as they are (spec on the bad image), none recreated, and the
+    # owner's template is not moved to the bad image.
+    after = snapshot(k8s, namespace, SEL)
+    assert sorted(after) == sorted(before)
+    for name in before:
+        assert after[name]["uid"] == before[name]["uid"]
+        assert after[name]["specImages"]["app"] == bad
+        assert after[name]["containerIDs"]["sidecar"] == before[name]["containerIDs"]["sidecar"]
+    dep = k8s.apps.read_namespaced_deployment("web", namespace)
+    assert dep.spec.template.spec.containers[0].image == OLD
+    assert not dep.spec.paused
+    # RETURN documents `failed` as the list of failed pods, "returned: always".
+    assert isinstance(result.get("failed_pods", result["failed"]), list), (
+        "the documented list of failed pods is lost on failure: result['failed'] is %r" % (result["failed"],))
+    assert sorted(result.get("failed_pods", result["failed"])) == sorted(failed)
+
+
+# -- concurrent changes -----------------------------------------------------------------------------
+
+
+def _module_image_patch():
+    """The module's own patch builder, from the collection being tested (None if not importable)."""
+    from playbook import collections_path
+    path = collections_path()
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    try:
+        from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import image_patch
+    except Exception:  # noqa: BLE001 - fall back to the documented shape
+        return None
+    return image_patch
+
+
+def _module_client():
+    if _module_image_patch() is None:
+        return None
+    from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import client
+    return client
+
+
+def test_guarded_patch_with_stale_test_value_is_rejected_and_changes_nothing(k8s, namespace):
+    pod = create_pod(k8s, namespace, "guarded", containers=[container("app", OLD), container("sidecar", SIDECAR)])
+    stale_spec = k8s.api.sanitize_for_serialization(pod)["spec"]
+    ops = [{"op": "test", "path": "/spec/containers/0/name", "value": "app"},
+           {"op": "test", "path": "/spec/containers/0/image", "value": OLD},
+           {"op": "replace", "path": "/spec/containers/0/image", "value": NEW}]
+    image_patch = _module_image_patch()
+    if image_patch is not None:
+        patch, changes = image_patch(stale_spec, {"app": NEW})
+        assert patch.patch == ops, "the module's patch shape changed: %s" % patch.patch
+        assert changes and changes[0]["before"] == OLD
+
+    # Somebody else changes the image between the module's read and its patch.
+    k8s.core.patch_namespaced_pod("guarded", namespace, [{"op": "replace", "path": "/spec/containers/0/image",
+                                                          "value": THIRD}],
+                                  _content_type="application/json-patch+json")
+    wait_for(lambda: snapshot(k8s, namespace, "")["guarded"]["images"]["app"] == normalised(THIRD)
+             and snapshot(k8s, namespace, "")["guarded"]["ready"], 30)
+    settled = settled_resource_versions(k8s, namespace)
+    with pytest.raises(ApiException) as err:
+        k8s.core.patch_namespaced_pod("guarded", namespace, ops, _content_type="application/json-patch+json")
+    # 1.20 answers a failed RFC 6902 test with a bare 422 Invalid ("the server rejected our request due
+    # to an error in our request"); later versions may say more.
+    assert err.value.status in (409, 422), err.value
+    now = k8s.core.read_namespaced_pod("guarded", namespace)
+    assert spec_images(now) == {"app": THIRD, "sidecar": SIDECAR}
+    assert resource_versions(k8s, namespace) == settled, "the rejected patch changed the pod"
+
+    # The module's own client must recognise this rejection as a concurrent change (so the run reports
+    # the pod as changed concurrently and does not overwrite it), not as an opaque error.
+    kube_module = _module_client()
+    if kube_module is not None:
+        kube = kube_module.Kube({"kubeconfig": k8s.cluster.admin_kubeconfig})
+        errors = __import__(kube_module.__name__.rsplit(".", 1)[0] + ".errors", fromlist=["x"])
+        with pytest.raises(errors.ApiError) as caught:
+            kube.json_patch("/api/v1/namespaces/%s/pods/guarded" % namespace, ops)
+        assert isinstance(caught.value, errors.PreconditionFailed), (
+            "a failed test op came back as %s: %s" % (type(caught.value).__name__, caught.value.msg))
+        assert spec_images(k8s.core.read_namespaced_pod("guarded", namespace)) == {"app": THIRD, "sidecar": SIDECAR}
+
+    # A test on the container name protects against a reordered container list as well.
+    swapped = [{"op": "test", "path": "/spec/containers/0/name", "value": "sidecar"},
+               {"op": "replace", "path": "/spec/containers/0/image", "value": NEW}]
+    with pytest.raises(ApiException) as err:
+        k8s.core.patch_namespaced_pod("guarded", namespace, swapped, _content_type="application/json-patch+json")
+    assert err.value.status == 422
+    assert spec_images(k8s.core.read_namespaced_pod("guarded", namespace)) == {"app": THIRD, "sidecar": SIDECAR}
+
+
+def test_pod_changed_by_someone_else_before_the_run_is_handled_from_its_live_image(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=3)
+    pods = live_pods(k8s, namespace, SEL)
+    odd = pods[1].metadata.name
+    k8s.core.patch_namespaced_pod(odd, namespace, [{"op": "replace", "path": "/spec/containers/0/image",
+                                                    "value": THIRD}],
+                                  _content_type="application/json-patch+json")
+    wait_for(lambda: snapshot(k8s, namespace, SEL)[odd]["images"]["app"] == normalised(THIRD)
+             and snapshot(k8s, namespace, SEL)[odd]["ready"], 30)
+    before = snapshot(k8s, namespace, SEL)
+
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                       "wait_timeout": 60}, diff=True)
+    assert res.ok, res.describe()
+    after = snapshot(k8s, namespace, SEL)
+    for name in before:
+        assert_restarted_on(before[name], after[name], "app", NEW)
+        assert_untouched(before[name], after[name], ["sidecar"])
+    entry = [p for p in result["pods"] if p["name"] == odd][0]
+    app = [c for c in entry["containers"] if c["name"] == "app"][0]
+    assert app["before"] == THIRD, "the module did not patch from the pod's live image: %s" % app
+    diff = result.get("diff")
+    if isinstance(diff, list):
+        diff = diff[0]
+    assert diff["before"]["pods"][odd] == {"app": THIRD}
+    # The undo record holds what the owner's template had, not the odd pod's image.
+    record = json.loads(k8s.apps.read_namespaced_deployment("web", namespace).metadata.annotations[
+        "inplace.kubernetes.io/last-upgrade"])
+    assert record["previous"] == {"app": OLD}
+
+
+# -- targeting ------------------------------------------------------------------------------------------
+
+
+def test_label_selectors_mode_patches_only_matching_pods(k8s, cluster, namespace):
+    create_pod(k8s, namespace, "one", containers=[container("app", OLD)], labels={"tier": "web", "pool": "a"})
+    create_pod(k8s, namespace, "two", containers=[container("app", OLD)], labels={"tier": "web", "pool": "b"})
+    create_pod(k8s, namespace, "other", containers=[container("app", OLD)], labels={"tier": "db", "pool": "a"})
+    before = snapshot(k8s, namespace, "")
+
+    res, result = run_module(cluster, {"namespace": namespace, "label_selectors": ["tier=web"],
+                                       "containers": {"app": NEW}, "wait_timeout": 60})
+    assert res.ok, res.describe()
+    assert sorted(result["patched"]) == ["one", "two"]
+    assert result["owner"].get("kind") is None
+    after = snapshot(k8s, namespace, "")
+    for name in ("one", "two"):
+        assert_restarted_on(before[name], after[name], "app", NEW)
+    assert_untouched(before["other"], after["other"])
+
+    res, result = run_module(cluster, {"namespace": namespace, "label_selectors": ["tier in (web,db)", "pool=a"],
+                                       "containers": {"app": THIRD}, "wait_timeout": 60})
+    assert res.ok, res.describe()
+    assert sorted(result["patched"]) == ["one", "other"]
+    final = snapshot(k8s, namespace, "")
+    assert_restarted_on(after["one"], final["one"], "app", THIRD)
+    assert_restarted_on(after["other"], final["other"], "app", THIRD)
+    assert_untouched(after["two"], final["two"])
+
+
+def test_pods_and_max_pods_limit_the_patch_and_info_reports_the_plan(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=4)
+    names = sorted(snapshot(k8s, namespace, SEL))
+    base = {"name": "web", "namespace": namespace, "containers": {"app": NEW}, "wait_timeout": 60}
+
+    s0 = snapshot(k8s, namespace, SEL)
+    res, result = run_module(cluster, dict(base, pods=[names[2]]))
+    assert res.ok, res.describe()
+    assert result["patched"] == [names[2]]
+    s1 = snapshot(k8s, namespace, SEL)
+    assert_restarted_on(s0[names[2]], s1[names[2]], "app", NEW)
+    for name in set(names) - {names[2]}:
+        assert_untouched(s0[name], s1[name])
+    # Not every pod is on the new image: the template must stay where it is.
+    assert result["template_synced"] is False
+    dep = k8s.apps.read_namespaced_deployment("web", namespace)
+    assert dep.spec.template.spec.containers[0].image == OLD
+    assert not dep.spec.paused
+
+    # The info module: who still needs it, who is current, the batches; and it writes nothing.
+    versions = settled_resource_versions(k8s, namespace)
+    res, info = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                     "batch_size": "2"}, module=INFO_MODULE, name="info")
+    assert res.ok, res.describe()
+    todo = [n for n in names if n != names[2]]
+    assert info["changed"] is False
+    assert info["needs_upgrade"] == todo
+    assert info["already_current"] == [names[2]]
+    assert info["planned_batches"] == [todo[:2], todo[2:]]
+    assert info["template_current"] is False
+    assert info["template_images"] == {"app": OLD, "sidecar": SIDECAR}
+    assert resource_versions(k8s, namespace) == versions, "the info module wrote to the cluster"
+
+    res, result = run_module(cluster, dict(base, max_pods=2))
+    assert res.ok, res.describe()
+    assert len(result["patched"]) == 2 and names[2] not in result["patched"], result["patched"]
+    s2 = snapshot(k8s, namespace, SEL)
+    for name in names:
+        if name in result["patched"]:
+            assert_restarted_on(s1[name], s2[name], "app", NEW)
+        else:
+            assert_untouched(s1[name], s2[name])
+    assert k8s.apps.read_namespaced_deployment("web", namespace).spec.template.spec.containers[0].image == OLD
+
+    res, result = run_module(cluster, base)
+    assert res.ok, res.describe()
+    left = [n for n in names if s2[n]["specImages"]["app"] == OLD]
+    assert result["patched"] == left and len(left) == 1
+    assert result["template_synced"] is True
+    assert k8s.apps.read_namespaced_deployment("web", namespace).spec.template.spec.containers[0].image == NEW
+
+    res, info = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW}},
+                           module=INFO_MODULE, name="info")
+    assert res.ok and info["needs_upgrade"] == [] and info["already_current"] == names, res.describe()
+    assert info["template_current"] is True
+
+
+def test_unknown_pod_name_in_pods_is_refused(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=2)
+    versions = settled_resource_versions(k8s, namespace)
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                       "pods": ["web-not-a-pod"]})
+    assert not res.ok
+    assert_clean_failure(res, result, "web-not-a-pod")
+    assert resource_versions(k8s, namespace) == versions

@@ -1,0 +1,217 @@
+"""Helpers for the inplace_upgrade role tests (test_role.py).
+
+The role runs through real ``ansible-playbook`` (tests/integration/playbook.py); every assertion
+reads the cluster back through the API (and the role's JSON report), never only what Ansible says.
+"""
+
+import json
+import os
+import threading
+import time
+
+from kubernetes import watch as k8s_watch
+
+from helpers import pod_is_ready, pod_snapshot, pods_of, wait_for
+from playbook import REPO_ROOT, run_playbook
+
+ROLE = "inplace.kubernetes.inplace_upgrade"
+UPGRADE = "inplace.kubernetes.k8s_inplace_upgrade"
+LEASE = "inplace.kubernetes.k8s_inplace_lease"
+OLD = "nginx:1.19-alpine"
+NEW = "nginx:1.21-alpine"
+SEL = "app=web"
+RBAC_MANIFEST = os.path.join(str(REPO_ROOT), "roles", "inplace_upgrade", "files", "rbac.yml")
+
+
+def role_task(role_vars):
+    return {"name": "inplace_upgrade", "ansible.builtin.include_role": {"name": ROLE}, "vars": dict(role_vars)}
+
+
+def run_role(cluster, role_vars, report_dir, *, kubeconfig=None, check=False, diff=False, env=None, timeout=420):
+    """Run the role once; returns ``(PlaybookResult, report dict or None)``."""
+    role_vars = dict(role_vars)
+    report_file = os.path.join(str(report_dir), "report-%d.json" % time.monotonic_ns())
+    role_vars.setdefault("inplace_upgrade_report_file", report_file)
+    res = run_playbook([role_task(role_vars)], kubeconfig=kubeconfig or cluster.admin_kubeconfig, check=check,
+                       diff=diff, env=env, timeout=timeout)
+    report = None
+    if os.path.exists(role_vars["inplace_upgrade_report_file"]):
+        with open(role_vars["inplace_upgrade_report_file"], encoding="utf-8") as handle:
+            report = json.load(handle)
+    return res, report
+
+
+def base_vars(namespace, **extra):
+    values = {"inplace_upgrade_name": "web", "inplace_upgrade_namespace": namespace,
+              "inplace_upgrade_containers": {"app": NEW}, "inplace_upgrade_wait_timeout": 90}
+    values.update(("inplace_upgrade_" + k, v) for k, v in extra.items())
+    return values
+
+
+def module_results(res, action=UPGRADE):
+    return [r["result"] for r in res.records if r["action"] == action and r["status"] != "skipped"]
+
+
+def failure_message(res):
+    """The message of the role's final failure (the last failed, not ignored, task)."""
+    failures = res.failures()
+    assert failures, "the run did not fail\n" + res.describe()
+    return failures[-1]["result"].get("msg", "")
+
+
+def snapshot(k8s, namespace, selector=SEL):
+    return pod_snapshot([p for p in pods_of(k8s, namespace, selector) if p.metadata.deletion_timestamp is None])
+
+
+def resource_versions(k8s, namespace):
+    """resourceVersion of every pod, ReplicaSet, Deployment and Lease in the namespace."""
+    versions = {}
+    for pod in k8s.core.list_namespaced_pod(namespace).items:
+        versions["pod/" + pod.metadata.name] = pod.metadata.resource_version
+    for rs in k8s.apps.list_namespaced_replica_set(namespace).items:
+        versions["rs/" + rs.metadata.name] = rs.metadata.resource_version
+    for dep in k8s.apps.list_namespaced_deployment(namespace).items:
+        versions["deploy/" + dep.metadata.name] = dep.metadata.resource_version
+    for lease in leases(k8s, namespace):
+        versions["lease/" + lease["metadata"]["name"]] = lease["metadata"]["resourceVersion"]
+    return versions
+
+
+def custom(k8s):
+    from kubernetes import client
+    return client.CustomObjectsApi(k8s.api)
+
+
+def leases(k8s, namespace):
+    return custom(k8s).list_namespaced_custom_object("coordination.k8s.io", "v1", namespace, "leases").get("items") or []
+
+
+def create_lease(k8s, namespace, name, holder, renew_time, duration):
+    body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": duration, "acquireTime": renew_time,
+                     "renewTime": renew_time}}
+    return custom(k8s).create_namespaced_custom_object("coordination.k8s.io", "v1", namespace, "leases", body)
+
+
+def create_pdb(k8s, namespace, name, min_available, labels):
+    """A policy/v1beta1 PodDisruptionBudget (the local cluster is 1.20)."""
+    body = {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": name},
+            "spec": {"minAvailable": min_available, "selector": {"matchLabels": dict(labels)}}}
+    return custom(k8s).create_namespaced_custom_object("policy", "v1beta1", namespace, "poddisruptionbudgets", body)
+
+
+def read_pdb(k8s, namespace, name):
+    return custom(k8s).get_namespaced_custom_object("policy", "v1beta1", namespace, "poddisruptionbudgets", name)
+
+
+def wait_all_ready_on(k8s, namespace, images, count, timeout=90):
+    """Wait until ``count`` live pods are Ready, each with spec and status on one of ``images``."""
+    def done():
+        pods = [p for p in pods_of(k8s, namespace, SEL) if p.metadata.deletion_timestamp is None]
+        if len(pods) != count or not all(pod_is_ready(p) for p in pods):
+            return None
+        snap = pod_snapshot(pods)
+        if all(s["specImages"]["app"] in images for s in snap.values()):
+            return snap
+        return None
+    return wait_for(done, timeout, message="%d Ready pods on %s" % (count, images))
+
+
+class UnreadyWatcher(object):
+    """Watches the pods of a selector and records the most pods not Ready at any one moment."""
+
+    def __init__(self, core, namespace, selector=SEL):
+        self.core = core
+        self.namespace = namespace
+        self.selector = selector
+        self.state = {}
+        self.max_unready = 0
+        self.max_unready_pods = []
+        self.events = 0
+        self.error = None
+        self._stop = threading.Event()
+        self._thread = None
+        self._lock = threading.Lock()
+
+    def _account(self, pod, deleted=False):
+        with self._lock:
+            name = pod.metadata.name
+            if deleted:
+                self.state.pop(name, None)
+            else:
+                self.state[name] = pod_is_ready(pod)
+            unready = sorted(n for n, ready in self.state.items() if not ready)
+            if len(unready) > self.max_unready:
+                self.max_unready = len(unready)
+                self.max_unready_pods = unready
+
+    def start(self):
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
+        for pod in pods.items:
+            self._account(pod)
+        self._rv = pods.metadata.resource_version
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                stream = k8s_watch.Watch().stream(self.core.list_namespaced_pod, self.namespace,
+                                                  label_selector=self.selector, resource_version=self._rv,
+                                                  timeout_seconds=5)
+                for event in stream:
+                    self.events += 1
+                    pod = event["object"]
+                    self._rv = pod.metadata.resource_version
+                    self._account(pod, deleted=event["type"] == "DELETED")
+                    if self._stop.is_set():
+                        break
+            except Exception as exc:  # noqa: BLE001 - re-list after a watch error (410 or network)
+                self.error = repr(exc)
+                pods = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
+                for pod in pods.items:
+                    self._account(pod)
+                self._rv = pods.metadata.resource_version
+
+    def stop(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(15)
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def load_rbac(namespace):
+    import yaml
+    with open(RBAC_MANIFEST, encoding="utf-8") as handle:
+        return [doc for doc in yaml.safe_load_all(handle.read().replace("NAMESPACE", namespace)) if doc]
+
+
+def apply_rbac(k8s, namespace, user=None, drop_verbs=None):
+    """Create the shipped ServiceAccount, Role and RoleBinding; bind the Role to ``user`` too.
+
+    ``drop_verbs`` (``{"pods": ["patch"]}``) removes verbs from the Role first (a deliberately short Role).
+    """
+    from kubernetes import client
+    rbac = client.RbacAuthorizationV1Api(k8s.api)
+    docs = load_rbac(namespace)
+    for doc in docs:
+        if doc["kind"] == "ServiceAccount":
+            k8s.core.create_namespaced_service_account(namespace, doc)
+        elif doc["kind"] == "Role":
+            for rule in doc["rules"]:
+                for resource, verbs in (drop_verbs or {}).items():
+                    if resource in rule["resources"]:
+                        rule["verbs"] = [v for v in rule["verbs"] if v not in verbs]
+            rbac.create_namespaced_role(namespace, doc)
+        elif doc["kind"] == "RoleBinding":
+            if user:
+                doc["subjects"].append({"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"})
+            rbac.create_namespaced_role_binding(namespace, doc)
+    return docs

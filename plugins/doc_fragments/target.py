@@ -33,7 +33,6 @@ options:
         narrow the owner's pods further.
     type: list
     elements: str
-    default: []
   containers:
     description:
       - Container name to new image. Names may be containers or init containers of the pods.

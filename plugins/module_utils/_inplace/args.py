@@ -32,7 +32,7 @@ TARGET_ARG_SPEC = {
     "kind": {"type": "str", "default": "Deployment", "choices": ["Deployment", "StatefulSet", "DaemonSet"]},
     "name": {"type": "str"},
     "namespace": {"type": "str", "default": "default"},
-    "label_selectors": {"type": "list", "elements": "str", "default": []},
+    "label_selectors": {"type": "list", "elements": "str"},
     "containers": {"type": "dict"},
     "image": {"type": "str"},
 }

@@ -245,7 +245,7 @@ class Kube(object):
                 data = response.data
                 return json.loads(data) if data else {}
             error = _decode_status(response.data)
-            retriable = status in TRANSIENT_STATUS and not _is_test_failure(error) or (retry_conflicts and status == 409)
+            retriable = status in TRANSIENT_STATUS and not _is_test_failure(error, method == "PATCH") or (retry_conflicts and status == 409)
             if retriable and time.monotonic() + delay < give_up:
                 retry_after = response.headers.get("Retry-After")
                 wait = delay
@@ -322,15 +322,25 @@ def _decode_status(data):
         return {"message": (data or b"").decode("utf-8", "replace")[:500]}
 
 
-def _is_test_failure(error):
+def _is_test_failure(error, patch=False):
+    """Whether a failed request was a JSON patch whose ``test`` operation failed.
+
+    Since Kubernetes 1.13 the API server answers a failed ``test`` with 422 ``Invalid``, the generic
+    message "the server rejected our request due to an error in our request" and no causes; older
+    servers answered 500 naming the failed test. A real validation error names its causes.
+    """
     message = (error.get("message") or "").lower()
-    return "test failed" in message or "testing value" in message
+    if "test failed" in message or "testing value" in message:
+        return True
+    return bool(patch and error.get("code", 422) == 422 and error.get("reason") == "Invalid"
+                and not (error.get("details") or {}).get("causes")
+                and "rejected our request due to an error in our request" in message)
 
 
 def _api_error(status, error, method, path):
     message = error.get("message") or error.get("reason") or "HTTP %d" % status
     reason = error.get("reason") or ""
-    if _is_test_failure(error):
+    if _is_test_failure(error, method == "PATCH"):
         return PreconditionFailed("%s %s: the object changed since it was read (%s)" % (method, path, message),
                                   status=status, reason="Conflict")
     if status == 401:

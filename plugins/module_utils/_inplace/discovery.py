@@ -106,7 +106,7 @@ class Workload(object):
         """The ReplicaSet whose template matches the Deployment's, as the controller picks it."""
         template = (self.owner or {}).get("spec", {}).get("template")
         matches = [rs for rs in self.replicasets if template_matches(rs["spec"].get("template"), template)]
-        matches.sort(key=lambda rs: rs["metadata"].get("creationTimestamp") or "")
+        matches.sort(key=lambda rs: (rs["metadata"].get("creationTimestamp") or "", rs["metadata"]["name"]))
         return matches[0] if matches else None
 
 

@@ -23,14 +23,15 @@ _PATH_COMPONENT = _ALNUM + r"(?:" + _SEPARATOR + _ALNUM + r")*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = _DOMAIN_COMPONENT + r"(?:\." + _DOMAIN_COMPONENT + r")*(?::[0-9]+)?"
 _IPV6_DOMAIN = r"\[[a-fA-F0-9:]+\](?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 
-_PATH_RE = re.compile(r"^" + _PATH_COMPONENT + r"(?:/" + _PATH_COMPONENT + r")*$")
-_DOMAIN_RE = re.compile(r"^(?:" + _DOMAIN + r"|" + _IPV6_DOMAIN + r")$")
-_TAG_RE = re.compile(r"^" + _TAG + r"$")
-_DIGEST_RE = re.compile(r"^" + _DIGEST + r"$")
+_PATH_RE = re.compile(r"^" + _PATH_COMPONENT + r"(?:/" + _PATH_COMPONENT + r")*\Z")
+_DOMAIN_RE = re.compile(r"^(?:" + _DOMAIN + r"|" + _IPV6_DOMAIN + r")\Z")
+_TAG_RE = re.compile(r"^" + _TAG + r"\Z")
+_DIGEST_RE = re.compile(r"^" + _DIGEST + r"\Z")
 _KNOWN_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_IMAGE_ID_RE = re.compile(r"^[a-f0-9]{64}\Z")
 
 
 class ImageReference(object):
@@ -84,8 +85,9 @@ def parse_image(image):
         if not _DIGEST_RE.match(digest):
             raise InvalidImage("image %r has an invalid digest %r (expected algorithm:hex, e.g. sha256:<64 hex>)" % (_short(image), _short(digest)))
         expected = _KNOWN_DIGEST_LENGTHS.get(algorithm)
-        if expected and len(digest.split(":", 1)[1]) != expected:
-            raise InvalidImage("image %r: a %s digest has %d hex digits" % (_short(image), algorithm, expected))
+        hexpart = digest.split(":", 1)[1]
+        if expected and (len(hexpart) != expected or hexpart.lower() != hexpart):
+            raise InvalidImage("image %r: a %s digest has %d hex digits, in lowercase" % (_short(image), algorithm, expected))
     tag = None
     last = rest.rfind(":")
     if last > rest.rfind("/"):
@@ -95,9 +97,11 @@ def parse_image(image):
                                "not starting with '.' or '-')" % (_short(image), _short(tag)))
     if not rest:
         raise InvalidImage("image %r has no repository name" % _short(image))
-    if len(rest) > NAME_TOTAL_MAX:
-        raise InvalidImage("image %r: repository name is longer than %d characters" % (_short(image), NAME_TOTAL_MAX))
+    if _IMAGE_ID_RE.match(rest):
+        raise InvalidImage("image %r looks like an image ID (64 hex digits), not a repository name" % _short(image))
     domain, path = _split_domain(rest)
+    if len(domain) + 1 + len(path) > NAME_TOTAL_MAX:
+        raise InvalidImage("image %r: repository name is longer than %d characters" % (_short(image), NAME_TOTAL_MAX))
     if not _DOMAIN_RE.match(domain):
         raise InvalidImage("image %r has an invalid registry %r" % (_short(image), domain))
     if not _PATH_RE.match(path):
@@ -140,8 +144,7 @@ def normalize_image(image):
     if not image:
         return image
     # Runtimes may prefix status images with a scheme (docker-pullable://, docker://).
-    if "://" in image:
-        image = image.split("://", 1)[1]
+    image = _strip_scheme(image)
     try:
         return parse_image(image).normalized()
     except InvalidImage:
@@ -149,12 +152,21 @@ def normalize_image(image):
 
 
 def same_image(a, b):
-    """True when two references name the same image once both are normalised."""
+    """True when two references name the same image once both are normalised.
+
+    A reference pinned by digest matches another with the same repository and digest, whatever
+    their tags (runtimes report ``repo@digest`` for ``repo:tag@digest``).
+    """
     if a is None or b is None:
         return a == b
-    na, nb = normalize_image(a), normalize_image(b)
-    if na == nb:
+    if normalize_image(a) == normalize_image(b):
         return True
-    # A runtime may report "repo@digest" for "repo:tag@digest"; compare digests when both have one.
-    da, db = na.partition("@")[2], nb.partition("@")[2]
-    return bool(da) and da == db and na.split("@")[0].rsplit(":", 1)[0] == nb.split("@")[0].rsplit(":", 1)[0]
+    try:
+        ra, rb = parse_image(_strip_scheme(a)), parse_image(_strip_scheme(b))
+    except InvalidImage:
+        return False
+    return bool(ra.digest) and ra.digest == rb.digest and ra.repository == rb.repository
+
+
+def _strip_scheme(image):
+    return image.split("://", 1)[1] if "://" in image else image

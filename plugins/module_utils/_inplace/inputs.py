@@ -12,8 +12,8 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.images
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan import validate_batch_size
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-DNS1123_LABEL = re.compile(r"^" + _LABEL + r"$")
-DNS1123_SUBDOMAIN = re.compile(r"^" + _LABEL + r"(\." + _LABEL + r")*$")
+DNS1123_LABEL = re.compile(r"^" + _LABEL + r"\Z")
+DNS1123_SUBDOMAIN = re.compile(r"^" + _LABEL + r"(\." + _LABEL + r")*\Z")
 
 
 def check_name(value, what, label=False):

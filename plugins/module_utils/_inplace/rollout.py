@@ -47,6 +47,8 @@ PENDING_STATES = ("needs_upgrade", "in_progress", "timed_out", "patched", "inter
 
 def validate(params, require_targets=True):
     """Every check that needs no API call; runs before the client is even built."""
+    if not params.get("name") and not [s for s in params.get("label_selectors") or [] if s and s.strip()]:
+        raise InplaceError("give name (the workload) or label_selectors (the pods)")
     if params.get("name"):
         check_name(params["name"], "name")
     check_name(params["namespace"], "namespace", label=True)

@@ -211,8 +211,10 @@ pending:
   returned: always
   type: list
   elements: str
-failed:
-  description: Names of the pods that failed.
+failed_pods:
+  description:
+    - Names of the pods that failed (bad image, crash loop, timeout, conflict, rejected patch, failed rollback).
+    - Named C(failed_pods) because Ansible reserves C(failed) for the task's own status.
   returned: always
   type: list
   elements: str

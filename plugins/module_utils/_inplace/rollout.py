@@ -558,7 +558,7 @@ class Rollout(object):
             "patched": sorted(self.patched),
             "already_current": sorted(e["name"] for e in entries if e["state"] == "current"),
             "pending": sorted(e["name"] for e in entries if e["state"] in PENDING_STATES),
-            "failed": sorted(e["name"] for e in entries if e["state"] in ("failed", "conflict", "error", "rollback_failed")),
+            "failed_pods": sorted(e["name"] for e in entries if e["state"] in ("failed", "conflict", "error", "rollback_failed")),
             "rolled_back": sorted(self.rolled_back),
             "batches": self.batch_reports,
             "template_synced": synced if "template_synced" not in result else result["template_synced"],

@@ -368,6 +368,35 @@ def drive_rolling(a):
     return 0 if done else 1
 
 
+def drive_parallel(a):
+    """Reference for the module-overhead target (not a scenario): the least a client can do, i.e.
+    patch every pod from 16 threads, then list the pods every 50 ms until all are upgraded."""
+    from concurrent.futures import ThreadPoolExecutor
+    core = _api(a.kubeconfig)[0]
+    core.api_client.configuration.connection_pool_maxsize = 16
+    names = [p.metadata.name for p in
+             core.list_namespaced_pod(a.namespace, label_selector=a.selector).items]
+    t0 = time.monotonic()
+
+    def patch(name):
+        core.patch_namespaced_pod(name, a.namespace, [
+            {"op": "replace", "path": "/spec/containers/0/image", "value": a.image}],
+            _content_type="application/json-patch+json")
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(patch, names))
+    t1 = time.monotonic()
+    deadline = t0 + a.timeout
+    while time.monotonic() < deadline:
+        pods = core.list_namespaced_pod(a.namespace, label_selector=a.selector).items
+        if len(pods) == a.replicas and all(_pod_upgraded(p, a.status_image) for p in pods):
+            print(json.dumps({"ok": True, "patch_seconds": round(t1 - t0, 2),
+                              "seconds": round(time.monotonic() - t0, 2)}))
+            return 0
+        time.sleep(0.05)
+    print(json.dumps({"ok": False}))
+    return 1
+
+
 def drive_seed(a):
     core = _api(a.kubeconfig)[0]
     pods = core.list_namespaced_pod(a.namespace, label_selector=a.selector).items
@@ -431,6 +460,19 @@ def py_versions(python, code):
                               timeout=60, check=False).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "?"
+
+
+def count_processes(name):
+    """How many processes run the executable `name` (read-only look at /proc)."""
+    n = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/comm" % pid) as f:
+                    n += f.read().strip() == name
+            except OSError:
+                pass
+    return n
 
 
 def machine_info():
@@ -508,9 +550,13 @@ class Bench:
         self.coll_path = None
         self.driver_python = sys.executable
         self.bench_venv = None
+        self.load_start = 0.0
+        self.other_apiservers = 0
 
     # -------------------------------------------------------------- setup
     def start(self):
+        self.load_start = os.getloadavg()[0]
+        self.other_apiservers = count_processes("kube-apiserver")
         sys.path.insert(0, CLUSTER_DIR)
         from localcluster import LocalCluster
         import types
@@ -887,23 +933,53 @@ class Bench:
             self.failures.append("discovery request counts differ: %s" % ", ".join(
                 "N=%d: %d" % (d["n"], d["requests"]) for d in self.discovery))
 
-    def run_module_direct(self, n):
-        """The module once more without the proxy, for its own `seconds` (overhead target)."""
-        log("N=%d module without the counting proxy (overhead target)" % n)
-        ns, name = self.fresh_deployment(n, "direct")[:2]
+    def run_module_direct(self, n, reps=3):
+        """The module `reps` more times without the proxy, for its own `seconds` (overhead
+        target; the median is used), then the bare parallel-patch reference once."""
+        runs = []
+        for i in range(reps):
+            log("N=%d module without the counting proxy (overhead target), run %d/%d" % (
+                n, i + 1, reps))
+            ns, name = self.fresh_deployment(n, "direct")[:2]
+            try:
+                plays = self.scenario_cmd("module", n, ns, name, self.args.timeout)[1]
+                rc, _out, _err, wall, _mem, records = self.run_playbook(
+                    plays, kubeconfig=self.cluster.admin_kubeconfig,
+                    timeout=self.args.timeout + 120)
+                res = next((r["result"] for r in records if r["status"] == "ok"
+                            and r["action"].endswith("k8s_inplace_upgrade")), None)
+                if rc != 0 or res is None:
+                    self.failures.append("module (direct) N=%d failed rc %s" % (n, rc))
+                    return None
+                runs.append({"n": n, "wall": wall, "module_seconds": res.get("seconds"),
+                             "api_requests": res.get("api_requests"),
+                             "batches": res.get("batches")})
+            finally:
+                self.delete_namespace(ns)
+        runs.sort(key=lambda r: r["module_seconds"])
+        direct = dict(runs[len(runs) // 2])
+        direct["all_seconds"] = [r["module_seconds"] for r in runs]
+        log("N=%d reference: bare parallel patch + 50 ms poll, without the proxy" % n)
+        ns, name = self.fresh_deployment(n, "ref")[:2]
         try:
-            kind, plays = self.scenario_cmd("module", n, ns, name, self.args.timeout)
-            rc, out, err, wall, mem, records = self.run_playbook(
-                plays, kubeconfig=self.cluster.admin_kubeconfig, timeout=self.args.timeout + 120)
-            res = next((r["result"] for r in records if r["status"] == "ok"
-                        and r["action"].endswith("k8s_inplace_upgrade")), None)
-            if rc != 0 or res is None:
-                self.failures.append("module (direct) N=%d failed rc %s" % (n, rc))
-                return None
-            return {"n": n, "wall": wall, "module_seconds": res.get("seconds"),
-                    "api_requests": res.get("api_requests"), "batches": res.get("batches")}
+            rc, out, err, wall, mem = run_measured([
+                self.driver_python, os.path.abspath(__file__), "_drive", "parallel",
+                "--kubeconfig", self.cluster.admin_kubeconfig, "--namespace", ns,
+                "--selector", "app=web", "--replicas", str(n), "--image", NEW_IMAGE,
+                "--status-image", NEW_IMAGE_STATUS, "--timeout", str(self.args.timeout)],
+                dict(os.environ), self.args.timeout + 60)
+            try:
+                ref = json.loads(out.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                ref = {"ok": False}
+            if rc == 0 and ref.get("ok"):
+                direct["reference"] = ref
+            else:
+                self.notes.append("reference parallel-patch run failed (rc %s): %s" % (
+                    rc, err[-500:]))
         finally:
             self.delete_namespace(ns)
+        return direct
 
 
 # ------------------------------------------------------------------------------------------------
@@ -935,6 +1011,9 @@ def report(bench, started, finished):
     w("")
     w("- Machine: %s CPUs (%s), %s memory, %s, Python %s" % (
         m["nproc"], m["cpu"], m["memory"], m["os"], m["python"]))
+    w("- Load average (1 min) at start / end: %.2f / %.2f; other kube-apiservers running on the "
+      "machine at start: %d (anything else running shares the 2 cores and skews wall times)" % (
+          bench.load_start, os.getloadavg()[0], bench.other_apiservers))
     w("- Local control plane: %d simulated nodes (kubelet stand-in, 500 pods allocatable each), "
       "container **start delay %.2f s, readiness delay %.2f s** (one restart = %.2f s)" % (
           a.nodes, a.start_delay, a.ready_delay, delay))
@@ -1049,12 +1128,24 @@ def targets(bench):
         over = direct["module_seconds"] - delay
         prox = mod.get(direct["n"], {}).get("module_seconds")
         lines.append("**Module overhead beyond the kubelet's restart time for %d pods under 0.5 s: "
-                     "%s.** The module reports %.2f s without the counting proxy, i.e. %.2f s "
-                     "beyond the %.2f s restart%s." % (
+                     "%s.** The module reports %.2f s without the counting proxy (median of "
+                     "%s s), i.e. %.2f s beyond the %.2f s restart%s." % (
                          direct["n"], "MET" if over < 0.5 else "NOT MET", direct["module_seconds"],
-                         over, delay,
+                         ", ".join("%.2f" % x for x in direct.get("all_seconds", [])), over, delay,
                          "" if prox is None else " (through the proxy: %.2f s, %.2f s beyond)" % (
                              prox, prox - delay)))
+        ref = direct.get("reference")
+        if ref:
+            batch = sum(b.get("seconds") or 0 for b in direct.get("batches") or [])
+            lines.append("For scale: the least any client can do on this machine - patch the %d "
+                         "pods from 16 threads, then list them every 50 ms until all are "
+                         "upgraded - took %.2f s (%.2f s for the patches), i.e. %.2f s beyond the "
+                         "restart, spent in API round-trips on 2 shared cores and in the kubelet "
+                         "stand-in's own status writes. The module's batch (patch + wait) took "
+                         "%.2f s; the rest of its %.2f s is discovery, the pre-upgrade record and "
+                         "the template sync." % (
+                             direct["n"], ref["seconds"], ref["patch_seconds"],
+                             ref["seconds"] - delay, batch, direct["module_seconds"]))
     elif n_target and mod.get(n_target, {}).get("module_seconds") is not None:
         s = mod[n_target]["module_seconds"]
         lines.append("**Module overhead for %d pods under 0.5 s: %s** (%.2f s reported, through "
@@ -1081,7 +1172,7 @@ def targets(bench):
 def parse_args(argv):
     if argv and argv[0] == "_drive":
         p = argparse.ArgumentParser(prog="run.py _drive")
-        p.add_argument("how", choices=("rolling", "seed"))
+        p.add_argument("how", choices=("rolling", "seed", "parallel"))
         p.add_argument("--kubeconfig", required=True)
         p.add_argument("--namespace", required=True)
         p.add_argument("--name")
@@ -1130,7 +1221,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     a = parse_args(argv)
     if a.drive:
-        return drive_rolling(a) if a.how == "rolling" else drive_seed(a)
+        return {"rolling": drive_rolling, "seed": drive_seed, "parallel": drive_parallel}[a.how](a)
     started = time.time()
     tmp = tempfile.mkdtemp(prefix="inplace-bench-")
     bench = Bench(a, tmp)

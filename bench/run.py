@@ -873,6 +873,7 @@ class Bench:
             problems.append("%d ReplicaSets (expected the original one only)" % state["replicasets"])
         if state["paused"]:
             problems.append("Deployment left paused")
+        timed = [(r["task"].split(" : ", 1)[-1], r.get("seconds") or 0.0) for r in records]
         module_result = None
         for r in records:
             if r["action"].endswith("k8s_inplace_upgrade") and r["status"] == "ok":
@@ -885,6 +886,10 @@ class Bench:
             "rss_tree": mem.peak_tree, "rss_single": mem.peak_single, "procs": mem.max_procs,
             "problems": problems, "extra": extra,
         }
+        if timed:
+            row["task_results"] = len(timed)
+            row["task_seconds"] = sum(sec for _t, sec in timed)
+            row["slowest_tasks"] = sorted(timed, key=lambda x: -x[1])[:4]
         if module_result is not None:
             row["module_result"] = {k: module_result.get(k) for k in (
                 "seconds", "api_requests", "batches", "changed", "patched", "template_sync",
@@ -1055,6 +1060,10 @@ def report(bench, started, finished):
                   r["n"], r["scenario"], ", ".join("%s %d" % kv for kv in sorted(
                       r["counts"].items()) if kv[0] != "total") or "none",
                   mib(r["rss_single"]), r["procs"]))
+            if r.get("slowest_tasks"):
+                w("  - %d task results, %.1f s in tasks; slowest: %s" % (
+                    r["task_results"], r["task_seconds"], ", ".join(
+                        "%s %.1f s" % (t, sec) for t, sec in r["slowest_tasks"])))
             if r.get("module_seconds") is not None:
                 w("  - the module reports %.2f s and %s API requests (the proxy counted %d)" % (
                     r["module_seconds"], r.get("module_api_requests"), r["requests"]))

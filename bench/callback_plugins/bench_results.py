@@ -19,6 +19,7 @@ options:
 """
 
 import json
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -30,6 +31,16 @@ class CallbackModule(CallbackBase):
     CALLBACK_TYPE = 'aggregate'
     CALLBACK_NAME = 'bench_results'
     CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._started = {}
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._started[task._uuid] = time.time()  # pylint: disable=protected-access
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._started[task._uuid] = time.time()  # pylint: disable=protected-access
 
     def _record(self, result, status):
         path = self.get_option('path')
@@ -46,7 +57,9 @@ class CallbackModule(CallbackBase):
         task = getattr(result, 'task', None)  # ansible-core >= 2.19
         if task is None:
             task = result._task  # pylint: disable=protected-access
+        started = self._started.get(task._uuid)  # pylint: disable=protected-access
         record = {'task': task.get_name(), 'action': task.action, 'status': status,
+                  'seconds': round(time.time() - started, 3) if started else None,
                   'result': keep}
         with open(path, 'a', encoding='utf-8') as handle:
             handle.write(json.dumps(record, default=str) + '\n')

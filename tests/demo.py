@@ -103,7 +103,7 @@ def main():
         deployment = k8s.apps.read_namespaced_deployment("web", "demo")
 
         print("\n%-24s %-13s %-15s %-11s %-40s %s" % ("pod", "UID kept", "node kept", "IP kept", "app image (restarts)",
-                                                   "sidecar restarts"))
+                                                      "sidecar restarts"))
         ok = True
         for name in sorted(before):
             b, a = before[name], after.get(name)
@@ -119,7 +119,7 @@ def main():
                 "%d->%d" % (b["sidecar_restarts"], a["sidecar_restarts"])))
         template = [c.image for c in deployment.spec.template.spec.containers]
         print("\nbatches: %s" % ", ".join("%d/%d %d pods %.1fs" % (b["batch"], b["of"], len(b["pods"]), b["seconds"])
-                                           for b in result["batches"]))
+                                          for b in result["batches"]))
         print("Deployment template now: %s; paused: %s; ReplicaSets before %s, after %s"
               % (", ".join(template), bool(deployment.spec.paused), rs_before, rs_after))
         print("API requests by the module: %d; ansible-playbook took %.1fs" % (result["api_requests"], took))

@@ -51,8 +51,16 @@ apt_install golang-go dpkg-dev make rsync ca-certificates
 WORK="$CACHE_DIR/build"
 rm -rf "$WORK"
 mkdir -p "$WORK/dl" "$WORK/gopath/src/k8s.io"
-( cd "$WORK/dl" && apt-get source --download-only "kubernetes=$K8S_VERSION*" >/dev/null 2>&1 || apt-get source --download-only kubernetes )
-dsc=$(ls "$WORK"/dl/kubernetes_*.dsc | head -1)
+(
+  cd "$WORK/dl"
+  # Prefer the pinned version; fall back to whatever version the sources offer.
+  if ! apt-get source --download-only "kubernetes=$K8S_VERSION*" >/dev/null 2>&1; then
+    apt-get source --download-only kubernetes
+  fi
+)
+dscs=("$WORK"/dl/kubernetes_*.dsc)  # glob expansion is sorted, like ls
+dsc="${dscs[0]}"
+[[ -f "$dsc" ]] || { echo "build-binaries: no kubernetes_*.dsc downloaded into $WORK/dl" >&2; exit 1; }
 dpkg-source --no-check -x "$dsc" "$WORK/gopath/src/k8s.io/kubernetes" >/dev/null
 
 cd "$WORK/gopath/src/k8s.io/kubernetes"

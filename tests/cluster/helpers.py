@@ -142,12 +142,20 @@ def create_pod(k8s, namespace, name, containers=None, init_containers=None, read
     k8s.core.create_namespaced_pod(namespace, body)
     if not wait:
         return read_pod(k8s, namespace, name)
-    return wait_for(lambda: (lambda p: p if pod_is_ready(p) else None)(
-        read_pod(k8s, namespace, name)), timeout, message="pod %s Ready" % name)
+    return wait_for(pod_when(k8s, namespace, name, pod_is_ready), timeout,
+                    message="pod %s Ready" % name)
 
 
 def read_pod(k8s, namespace, name):
     return getattr(k8s, "core", k8s).read_namespaced_pod(name, namespace)
+
+
+def pod_when(k8s, namespace, name, condition):
+    """A wait_for() predicate that reads the pod and returns it when condition(pod) holds, else None."""
+    def pod_if_condition():
+        pod = read_pod(k8s, namespace, name)
+        return pod if condition(pod) else None
+    return pod_if_condition
 
 
 def container_status(pod, name, init=False):

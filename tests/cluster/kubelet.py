@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A kubelet stand-in for a control plane that has no real kubelet.
 
 It registers a set of simulated nodes and then behaves, as seen through the Kubernetes API, like
@@ -307,8 +307,11 @@ class Kubelet:
                     raise
             ts = now_ts()
             res = {"cpu": "64", "memory": "256Gi", "pods": "500", "ephemeral-storage": "1Ti"}
-            cond = lambda t, s, r, m: {"type": t, "status": s, "reason": r, "message": m,
-                                       "lastHeartbeatTime": ts, "lastTransitionTime": ts}
+
+            def cond(ctype, cstatus, reason, message, ts=ts):
+                return {"type": ctype, "status": cstatus, "reason": reason, "message": message,
+                        "lastHeartbeatTime": ts, "lastTransitionTime": ts}
+
             status = {"status": {
                 "capacity": res, "allocatable": res,
                 "addresses": [{"type": "InternalIP", "address": "10.87.0.%d" % (i + 10)},
@@ -372,7 +375,7 @@ class Kubelet:
     def forget(self, uid):
         ps = self.pods.pop(uid, None)
         if ps is not None:
-            _, n = self.ip_num(ps.ip)
+            n = self.ip_num(ps.ip)[1]
             self.used_ips.get(ps.node_index, set()).discard(n)
             with self.wlock:
                 if uid in self.wpending and not self.wpending[uid][3]:
@@ -835,7 +838,7 @@ class Kubelet:
                     ev = None
             nowm = time.monotonic()
             while self.timers and self.timers[0][0] <= nowm:
-                _, _, uid, cname, is_init, gen, action = heapq.heappop(self.timers)
+                uid, cname, is_init, gen, action = heapq.heappop(self.timers)[2:]
                 ps = self.pods.get(uid)
                 if ps is None or ps.deleted:
                     continue
@@ -879,7 +882,7 @@ def node_names(spec):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--kubeconfig", required=True)
     p.add_argument("--nodes", default="3", help="a count (inplace-node-0..N-1) or comma list")
     p.add_argument("--start-delay", type=float, default=1.0)

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A real Kubernetes 1.20 control plane on loopback, with simulated nodes.
 
 etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the real binaries; the nodes
@@ -165,12 +165,12 @@ class LocalCluster:
         self._reaper = None
         self._atexit = False
         self.admin_token = self.user_token = None
-        p = lambda *a: os.path.join(self.state_dir, *a)
-        self.pki_dir = p("pki")
-        self.ca_cert = p("pki", "apiserver.crt")
-        self.admin_kubeconfig = p("admin.kubeconfig")
-        self.user_kubeconfig = p("user.kubeconfig")
-        self.state_file = p("cluster.json")
+        join = os.path.join
+        self.pki_dir = join(self.state_dir, "pki")
+        self.ca_cert = join(self.state_dir, "pki", "apiserver.crt")
+        self.admin_kubeconfig = join(self.state_dir, "admin.kubeconfig")
+        self.user_kubeconfig = join(self.state_dir, "user.kubeconfig")
+        self.state_file = join(self.state_dir, "cluster.json")
         self.server = None
 
     # ---------------------------------------------------------------- persistence
@@ -195,7 +195,7 @@ class LocalCluster:
         c.nodes = d["nodes"]
         for k in ("server", "admin_token", "user_token", "ports", "argv"):
             setattr(c, k, d[k])
-        c.pids = {k: v for k, v in d["pids"].items()}
+        c.pids = dict(d["pids"].items())
         return c
 
     def _log(self, name):
@@ -205,7 +205,7 @@ class LocalCluster:
     def _spawn(self, name):
         log = open(self._log(name), "ab")
         log.write(("\n==== %s starting %s\n" % (time.strftime("%H:%M:%S"),
-                                                 " ".join(self.argv[name]))).encode())
+                                                " ".join(self.argv[name]))).encode())
         log.flush()
         proc = subprocess.Popen(self.argv[name], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
@@ -423,7 +423,7 @@ class LocalCluster:
         self._wait("Ready nodes", self._nodes_ready, timeout, names)
 
     def _nodes_ready(self):
-        _, body = self._https("/api/v1/nodes", self.admin_token)
+        body = self._https("/api/v1/nodes", self.admin_token)[1]
         ready = set()
         for n in json.loads(body)["items"]:
             conds = {c["type"]: c["status"] for c in n.get("status", {}).get("conditions", [])}

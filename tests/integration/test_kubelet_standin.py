@@ -3,7 +3,7 @@ broken images, recovery, readiness gates, image normalisation, init containers."
 
 import pytest
 
-from helpers import (container, container_status, create_pod, pod_is_ready, patch_container_image,
+from helpers import (container, container_status, create_pod, pod_is_ready, pod_when, patch_container_image,
                      read_pod, upgraded, wait_for, waiting_reason)
 
 pytestmark = pytest.mark.integration
@@ -28,8 +28,8 @@ def _seen_reasons(k8s, namespace, name, wanted, cname="app", timeout=60):
 
 def _recover(k8s, namespace, name, old_restarts=None):
     patch_container_image(k8s, namespace, name, 0, GOOD2, expect_name="app")
-    pod = wait_for(lambda: (lambda p: p if upgraded(p, "app", GOOD2_NORMALISED) and pod_is_ready(p)
-                            else None)(read_pod(k8s, namespace, name)),
+    pod = wait_for(pod_when(k8s, namespace, name,
+                            lambda p: upgraded(p, "app", GOOD2_NORMALISED) and pod_is_ready(p)),
                    message="recovered onto a good image")
     cs = container_status(pod, "app")
     if old_restarts is not None:
@@ -83,8 +83,8 @@ def test_crashloop_restart_count_grows_then_recovers(k8s, namespace):
     _seen_reasons(k8s, namespace, "p", {"CrashLoopBackOff"})
     first = container_status(read_pod(k8s, namespace, "p"), "app").restart_count
     assert first >= 1
-    pod = wait_for(lambda: (lambda p: p if container_status(p, "app").restart_count > first
-                            else None)(read_pod(k8s, namespace, "p")),
+    pod = wait_for(pod_when(k8s, namespace, "p",
+                            lambda p: container_status(p, "app").restart_count > first),
                    message="restartCount growing")
     cs = container_status(pod, "app")
     assert cs.last_state.terminated.reason == "Error"
@@ -97,10 +97,10 @@ def test_neverready_runs_but_is_never_ready_then_recovers(k8s, namespace):
     # A good sibling started at the same time becomes ready after the ready delay; once it is,
     # the neverready container has had the same chance and must still be unready.
     create_pod(k8s, namespace, "p", containers=[container("app", "nginx:neverready"),
-                                                 container("ok", GOOD)], wait=False)
-    pod = wait_for(lambda: (lambda p: p if container_status(p, "ok") and
-                            container_status(p, "ok").ready else None)
-                   (read_pod(k8s, namespace, "p")), message="sibling ready")
+                                                container("ok", GOOD)], wait=False)
+    pod = wait_for(pod_when(k8s, namespace, "p",
+                            lambda p: container_status(p, "ok") and container_status(p, "ok").ready),
+                   message="sibling ready")
     cs = container_status(pod, "app")
     assert cs.state.running is not None and cs.started
     assert not cs.ready and not pod_is_ready(pod)
@@ -131,9 +131,10 @@ def test_readiness_gate_keeps_pod_unready_until_condition_true(k8s, namespace):
     gate = "example.com/upgrade-done"
     create_pod(k8s, namespace, "p", containers=[container("app", GOOD)], readiness_gates=[gate],
                wait=False)
-    pod = wait_for(lambda: (lambda p: p if {c.type: c.status for c in p.status.conditions or []}
-                            .get("ContainersReady") == "True" else None)
-                   (read_pod(k8s, namespace, "p")), message="containers ready")
+    pod = wait_for(pod_when(k8s, namespace, "p",
+                            lambda p: {c.type: c.status for c in p.status.conditions or []}
+                            .get("ContainersReady") == "True"),
+                   message="containers ready")
     conds = {c.type: c for c in pod.status.conditions}
     assert conds["Ready"].status == "False"
     assert conds["Ready"].reason == "ReadinessGatesNotReady"
@@ -148,7 +149,7 @@ def test_readiness_gate_keeps_pod_unready_until_condition_true(k8s, namespace):
     pod = read_pod(k8s, namespace, "p")
     assert not pod_is_ready(pod)
     set_gate("True")
-    pod = wait_for(lambda: (lambda p: p if pod_is_ready(p) else None)(read_pod(k8s, namespace, "p")),
+    pod = wait_for(pod_when(k8s, namespace, "p", pod_is_ready),
                    message="Ready after the gate is True")
     conds = {c.type: c for c in pod.status.conditions}
     assert conds[gate].status == "True"  # the stand-in never dropped the condition it does not own
@@ -157,8 +158,8 @@ def test_readiness_gate_keeps_pod_unready_until_condition_true(k8s, namespace):
     # An in-place restart drops readiness; the gate condition survives it.
     patch_container_image(k8s, namespace, "p", 0, GOOD2)
     wait_for(lambda: not pod_is_ready(read_pod(k8s, namespace, "p")))
-    pod = wait_for(lambda: (lambda p: p if upgraded(p, "app", GOOD2_NORMALISED) and pod_is_ready(p)
-                            else None)(read_pod(k8s, namespace, "p")))
+    pod = wait_for(pod_when(k8s, namespace, "p",
+                            lambda p: upgraded(p, "app", GOOD2_NORMALISED) and pod_is_ready(p)))
     assert {c.type: c.status for c in pod.status.conditions}[gate] == "True"
 
 
@@ -182,15 +183,14 @@ def test_init_containers_complete_before_containers_start(k8s, namespace):
 def test_pod_ip_unique_and_stable_across_kubelet_restart(k8s, cluster, namespace):
     for i in range(4):
         create_pod(k8s, namespace, "p%d" % i, containers=[container("app", GOOD)], wait=False)
-    pods = [wait_for(lambda: (lambda p: p if pod_is_ready(p) else None)(
-        read_pod(k8s, namespace, "p%d" % i))) for i in range(4)]
+    pods = [wait_for(pod_when(k8s, namespace, "p%d" % i, pod_is_ready)) for i in range(4)]
     before = {p.metadata.name: (p.metadata.uid, p.status.pod_ip,
                                 container_status(p, "app").container_id) for p in pods}
     assert len({v[1] for v in before.values()}) == 4
     cluster.restart_kubelet()
     patch_container_image(k8s, namespace, "p0", 0, GOOD2)
-    pod = wait_for(lambda: (lambda p: p if upgraded(p, "app", GOOD2_NORMALISED) and pod_is_ready(p)
-                            else None)(read_pod(k8s, namespace, "p0")))
+    pod = wait_for(pod_when(k8s, namespace, "p0",
+                            lambda p: upgraded(p, "app", GOOD2_NORMALISED) and pod_is_ready(p)))
     assert container_status(pod, "app").restart_count == 1
     for name, (uid, ip, cid) in before.items():
         p = read_pod(k8s, namespace, name)

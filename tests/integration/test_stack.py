@@ -5,7 +5,7 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from helpers import (container, container_status, create_deployment, create_pod, pod_is_ready,
-                     pod_snapshot, patch_container_image, pods_of, read_pod, upgraded, wait_for)
+                     pod_snapshot, pod_when, patch_container_image, pods_of, read_pod, upgraded, wait_for)
 
 pytestmark = pytest.mark.integration
 
@@ -64,8 +64,9 @@ def test_patching_one_pod_image_restarts_only_that_container(k8s, namespace):
     old_cs = container_status(pods[0], "app")
 
     patch_container_image(k8s, namespace, target, 0, NEW, expect_name="app")
-    pod = wait_for(lambda: (lambda p: p if upgraded(p, "app", NEW_NORMALISED, old_cs.container_id)
-                            and pod_is_ready(p) else None)(read_pod(k8s, namespace, target)),
+    pod = wait_for(pod_when(k8s, namespace, target,
+                            lambda p: upgraded(p, "app", NEW_NORMALISED, old_cs.container_id)
+                            and pod_is_ready(p)),
                    message="container upgraded in place")
     after = pod_snapshot(pod)[target]
     cs = container_status(pod, "app")
@@ -95,8 +96,9 @@ def test_multi_container_pod_only_patched_container_restarts(k8s, namespace):
     assert before["third"].image == "quay.io/example/tool:1"
 
     patch_container_image(k8s, namespace, "multi", 1, "busybox:1.33", expect_name="sidecar")
-    pod = wait_for(lambda: (lambda p: p if upgraded(p, "sidecar", "docker.io/library/busybox:1.33")
-                            and pod_is_ready(p) else None)(read_pod(k8s, namespace, "multi")))
+    pod = wait_for(pod_when(k8s, namespace, "multi",
+                            lambda p: upgraded(p, "sidecar", "docker.io/library/busybox:1.33")
+                            and pod_is_ready(p)))
     after = {c.name: c for c in pod.status.container_statuses}
     assert after["sidecar"].restart_count == 1
     assert after["sidecar"].container_id != before["sidecar"].container_id
@@ -114,8 +116,8 @@ def test_patched_container_goes_unready_then_ready(k8s, namespace):
     # The stand-in must pass through a not-ready state before the new container is ready.
     wait_for(lambda: not pod_is_ready(read_pod(k8s, namespace, "flip")),
              message="pod not ready during the restart")
-    pod = wait_for(lambda: (lambda p: p if upgraded(p, "app", NEW_NORMALISED, old_id)
-                            and pod_is_ready(p) else None)(read_pod(k8s, namespace, "flip")))
+    pod = wait_for(pod_when(k8s, namespace, "flip",
+                            lambda p: upgraded(p, "app", NEW_NORMALISED, old_id) and pod_is_ready(p)))
     assert container_status(pod, "app").restart_count == 1
 
 

@@ -34,7 +34,7 @@ PATH = "/api/v1/namespaces/ns/pods/web-0"
 ])
 def test_api_error_mapping(status, error, text):
     exc = _api_error(status, error, "GET", PATH)
-    assert type(exc) is ApiError
+    assert exc.__class__ is ApiError  # exactly ApiError, not a subclass
     assert isinstance(exc, InplaceError)
     assert exc.msg == text
     assert exc.status == status

@@ -126,7 +126,7 @@ def test_normalize_is_idempotent(image):
 
 # --- same_image --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("a, b, expected", [
+@pytest.mark.parametrize("first, second, expected", [
     ("nginx", "docker.io/library/nginx:latest", True),
     ("nginx:1.19", "index.docker.io/library/nginx:1.19", True),
     ("nginx:1.19", "nginx:1.20", False),
@@ -142,9 +142,10 @@ def test_normalize_is_idempotent(image):
     (None, "nginx", False),
     ("nginx", None, False),
 ])
-def test_same_image(a, b, expected):
-    assert same_image(a, b) is expected
-    assert same_image(b, a) is expected
+def test_same_image(first, second, expected):
+    # same_image is symmetric: both argument orders give the same answer.
+    assert same_image(first, second) is expected
+    assert same_image(second, first) is expected
 
 
 @pytest.mark.parametrize("a, b, expected", [

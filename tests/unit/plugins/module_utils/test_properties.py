@@ -64,7 +64,7 @@ COMPONENT = st.from_regex(r"%s(?:(?:[._]|__|-{1,3})%s){0,2}" % (ALNUM, ALNUM), f
 DOMAIN_LABEL = st.from_regex(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,6}[a-zA-Z0-9])?", fullmatch=True)
 DOMAIN = st.one_of(
     st.just("localhost"),
-    st.builds(lambda labels: ".".join(labels), st.lists(DOMAIN_LABEL, min_size=2, max_size=3)),
+    st.builds(".".join, st.lists(DOMAIN_LABEL, min_size=2, max_size=3)),
     st.builds(lambda host, port: "%s:%d" % (host, port), st.one_of(st.just("localhost"), DOMAIN_LABEL),
               st.integers(1, 65535)),
     st.sampled_from(["docker.io", "index.docker.io", "[::1]:5000", "[fe80::1]"]),

@@ -9,7 +9,7 @@ name: maintenance_window
 short_description: Whether now is inside a daily maintenance window, and when the window ends
 version_added: 0.1.0
 author:
-  - inplace.kubernetes maintainers
+  - inplace.kubernetes maintainers (@inplace-kubernetes)
 description:
   - Takes a daily window C({start, end, timezone}) and tells whether the current time (or O(now)) is inside it.
   - Inside the window, RV(_value.not_after) is the end of the window as an ISO 8601 date-time with UTC offset,

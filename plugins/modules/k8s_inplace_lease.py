@@ -19,14 +19,16 @@ description:
   - Every write carries the Lease's C(resourceVersion) (deletes a precondition), so two runs racing for a stale
     lease cannot both win.
 author:
-  - inplace.kubernetes maintainers
+  - inplace.kubernetes maintainers (@inplace-kubernetes)
 extends_documentation_fragment:
   - inplace.kubernetes.auth
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Writes are sent as server-side dry runs; a lease held by someone else is refused in check mode too.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 options:
   name:
@@ -70,9 +72,9 @@ options:
 notes:
   - Expiry is judged with the controller's clock in UTC; keep controller clocks in sync.
   - Needs C(get), C(create), C(update) and C(delete) on C(leases.coordination.k8s.io) in the namespace.
+  - The role C(inplace.kubernetes.inplace_upgrade) takes this lease at the start of a run and releases it at the end.
 seealso:
   - module: inplace.kubernetes.k8s_inplace_upgrade
-  - role: inplace.kubernetes.inplace_upgrade
 """
 
 EXAMPLES = r"""

@@ -150,6 +150,14 @@ def read_pod(k8s, namespace, name):
     return getattr(k8s, "core", k8s).read_namespaced_pod(name, namespace)
 
 
+def value_when(read, condition):
+    """A wait_for() predicate that returns read() once condition(value) holds, else None."""
+    def value_if_condition():
+        value = read()
+        return value if condition(value) else None
+    return value_if_condition
+
+
 def pod_when(k8s, namespace, name, condition):
     """A wait_for() predicate that reads the pod and returns it when condition(pod) holds, else None."""
     def pod_if_condition():

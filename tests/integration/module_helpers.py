@@ -27,7 +27,7 @@ SIDECAR = "busybox:1.32"
 
 def normalised(image):
     """The image as the (simulated) runtime reports it in containerStatuses[].image."""
-    name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+    name, tag = image.rsplit(":", 1) if ":" in image.split("/")[-1] else (image, "latest")
     if "/" not in name:
         name = "library/" + name
     if "." not in name.split("/")[0] and ":" not in name.split("/")[0] and name.split("/")[0] != "localhost":

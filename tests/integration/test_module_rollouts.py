@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from helpers import container, create_daemonset, create_deployment, wait_for, wait_pods_ready
+from helpers import container, create_daemonset, create_deployment, value_when, wait_for, wait_pods_ready
 from module_helpers import (NEW, OLD, SIDECAR, ReadinessWatcher, assert_clean_failure, assert_restarted_on,
                             assert_untouched, events_for, live_pods, normalised, resource_versions, run_module,
                             snapshot, spec_images, wait_deployment_settled)
@@ -219,12 +219,13 @@ def test_statefulset_upgrade_keeps_pods_and_is_durable(k8s, cluster, namespace):
     try:
         sel = "app=db"
         wait_pods_ready(k8s.core, namespace, sel, 3, timeout=90)
-        claims = wait_for(lambda: (lambda c: c if len(c) == 3 and all(p == "Bound" for p, _ in c.values()) else None)(
-            _claims(k8s, namespace)), 30, message="PVCs bound")
-        assert sorted(v for _, v in claims.values()) == sorted(pvs)
-        sts = wait_for(lambda: (lambda s: s if s.status.current_revision == s.status.update_revision
-                                and s.status.ready_replicas == 3 else None)(
-            k8s.apps.read_namespaced_stateful_set("db", namespace)), 30)
+        claims = wait_for(value_when(lambda: _claims(k8s, namespace),
+                                     lambda c: len(c) == 3 and all(v[0] == "Bound" for v in c.values())),
+                          30, message="PVCs bound")
+        assert sorted(v[1] for v in claims.values()) == sorted(pvs)
+        sts = wait_for(value_when(lambda: k8s.apps.read_namespaced_stateful_set("db", namespace),
+                                  lambda s: s.status.current_revision == s.status.update_revision
+                                  and s.status.ready_replicas == 3), 30)
         old_revision = sts.status.update_revision
         before = snapshot(k8s, namespace, sel)
         assert sorted(before) == ["db-0", "db-1", "db-2"]
@@ -238,11 +239,11 @@ def test_statefulset_upgrade_keeps_pods_and_is_durable(k8s, cluster, namespace):
             assert_restarted_on(before[name], after[name], "db", NEW)
             assert_untouched(before[name], after[name], ["sidecar"])
 
-        sts = wait_for(lambda: (lambda s: s if s.status.observed_generation >= s.metadata.generation
-                                and s.status.current_revision == s.status.update_revision
-                                and s.status.updated_replicas == 3 else None)(
-            k8s.apps.read_namespaced_stateful_set("db", namespace)), 30,
-            message="StatefulSet currentRevision == updateRevision")
+        sts = wait_for(value_when(lambda: k8s.apps.read_namespaced_stateful_set("db", namespace),
+                                  lambda s: s.status.observed_generation >= s.metadata.generation
+                                  and s.status.current_revision == s.status.update_revision
+                                  and s.status.updated_replicas == 3), 30,
+                       message="StatefulSet currentRevision == updateRevision")
         assert sts.status.update_revision != old_revision
         assert sts.spec.template.spec.containers[0].image == NEW
         assert sts.spec.update_strategy.type == "RollingUpdate"
@@ -258,9 +259,9 @@ def test_statefulset_upgrade_keeps_pods_and_is_durable(k8s, cluster, namespace):
 
         # A deleted pod comes back on the new image, with its claim; no other pod recreated.
         k8s.core.delete_namespaced_pod("db-1", namespace)
-        wait_for(lambda: (lambda s: s if "db-1" in s and s["db-1"]["uid"] != before["db-1"]["uid"]
-                          and s["db-1"]["ready"] else None)(snapshot(k8s, namespace, sel)), 60,
-                 message="db-1 recreated and Ready")
+        wait_for(value_when(lambda: snapshot(k8s, namespace, sel),
+                            lambda s: "db-1" in s and s["db-1"]["uid"] != before["db-1"]["uid"] and s["db-1"]["ready"]),
+                 60, message="db-1 recreated and Ready")
         final = snapshot(k8s, namespace, sel)
         assert final["db-1"]["specImages"] == {"db": NEW, "sidecar": SIDECAR}
         assert final["db-1"]["images"]["db"] == normalised(NEW)
@@ -280,8 +281,8 @@ def test_daemonset_upgrade_keeps_pods_and_is_durable(k8s, cluster, namespace):
     nodes = len(k8s.core.list_node().items)
     create_daemonset(k8s, namespace, "agent", containers=[container("agent", OLD), container("sidecar", SIDECAR)])
     sel = "app=agent"
-    wait_for(lambda: (lambda d: d if d.status.number_ready == nodes and d.status.updated_number_scheduled == nodes
-                      else None)(k8s.apps.read_namespaced_daemon_set("agent", namespace)), 30)
+    wait_for(value_when(lambda: k8s.apps.read_namespaced_daemon_set("agent", namespace),
+                        lambda d: d.status.number_ready == nodes and d.status.updated_number_scheduled == nodes), 30)
     before = snapshot(k8s, namespace, sel)
     assert len(set(s["node"] for s in before.values())) == nodes
 
@@ -294,11 +295,11 @@ def test_daemonset_upgrade_keeps_pods_and_is_durable(k8s, cluster, namespace):
         assert_restarted_on(before[name], after[name], "agent", NEW)
         assert_untouched(before[name], after[name], ["sidecar"])
 
-    ds = wait_for(lambda: (lambda d: d if d.status.observed_generation >= d.metadata.generation
-                           and d.status.updated_number_scheduled == d.status.desired_number_scheduled == nodes
-                           and d.status.number_ready == nodes else None)(
-        k8s.apps.read_namespaced_daemon_set("agent", namespace)), 30,
-        message="DaemonSet updatedNumberScheduled == desiredNumberScheduled")
+    ds = wait_for(value_when(lambda: k8s.apps.read_namespaced_daemon_set("agent", namespace),
+                             lambda d: d.status.observed_generation >= d.metadata.generation
+                             and d.status.updated_number_scheduled == d.status.desired_number_scheduled == nodes
+                             and d.status.number_ready == nodes), 30,
+                  message="DaemonSet updatedNumberScheduled == desiredNumberScheduled")
     assert ds.spec.template.spec.containers[0].image == NEW
     assert ds.spec.update_strategy.type == "RollingUpdate", ds.spec.update_strategy
     assert "inplace.kubernetes.io/template-sync" not in (ds.metadata.annotations or {})

@@ -6,7 +6,6 @@ through the API afterwards.
 """
 
 import json
-import os
 import sys
 
 import pytest
@@ -179,12 +178,12 @@ def test_bad_inputs_fail_clearly_and_change_nothing(k8s, cluster, namespace):
         ("unreachable API server", dict(base, host="https://127.0.0.1:%d" % closed_port()),
          ["127.0.0.1", "reach"]),
     ]
-    tasks = [{"name": label, "inplace.kubernetes.k8s_inplace_upgrade": args, "ignore_errors": True}
-             for label, args, _ in cases]
+    tasks = [{"name": case[0], "inplace.kubernetes.k8s_inplace_upgrade": case[1], "ignore_errors": True}
+             for case in cases]
     from playbook import run_playbook
     res = run_playbook(tasks, kubeconfig=cluster.admin_kubeconfig, timeout=300)
     problems = []
-    for label, _, fragments in cases:
+    for label, dummy, fragments in cases:
         results = res.task_results(label)
         try:
             assert len(results) == 1, "task %r reported %d results" % (label, len(results))

@@ -8,7 +8,6 @@ Leases) instead of trusting what the role reports; the JSON report is checked ag
 import datetime
 import threading
 
-import pytest
 import yaml
 
 from helpers import create_deployment, wait_for
@@ -264,8 +263,8 @@ def test_outside_the_window_nothing_is_changed(k8s, cluster, namespace, tmp_path
 def test_bad_window_is_refused_with_a_clear_message(k8s, cluster, namespace, tmp_path):
     deployment(k8s, namespace, 2)
     versions = resource_versions(k8s, namespace)
-    res, _ = run_role(cluster, base_vars(namespace, window={"start": "02:00", "end": "04:00", "timezone": "Mars/Olympus"}),
-                      tmp_path)
+    res = run_role(cluster, base_vars(namespace, window={"start": "02:00", "end": "04:00", "timezone": "Mars/Olympus"}),
+                   tmp_path)[0]
     assert not res.ok
     assert "Mars/Olympus" in res.stdout and "time zone" in res.stdout, res.describe()
     assert resource_versions(k8s, namespace) == versions
@@ -363,7 +362,7 @@ def test_least_privilege_user_can_run_the_role(k8s, cluster, namespace, tmp_path
     try:
         wait_for(lambda: k8s.core.read_namespaced_service_account("default", other).secrets, 60)
         deployment(k8s, other, 1)
-        res2, _ = run_role(cluster, base_vars(other), tmp_path, kubeconfig=cluster.user_kubeconfig)
+        res2 = run_role(cluster, base_vars(other), tmp_path, kubeconfig=cluster.user_kubeconfig)[0]
         assert not res2.ok
         assert "forbidden" in failure_message(res2)
         assert snapshot(k8s, other).popitem()[1]["specImages"]["app"] == OLD

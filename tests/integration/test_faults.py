@@ -1,0 +1,682 @@
+"""Fault injection (issue 8): what an in-place upgrade does when things go wrong mid-run.
+
+These tests stop and start the API server, so they run on a control plane of their own (module
+scope), never on the session ``cluster`` that other tests share. Set
+``INPLACE_FAULT_CLUSTER_STATE=<state dir of a cluster started with localcluster.py up>`` to reuse a
+running cluster instead (it is left running; the API server is restarted in it).
+
+Each test starts a real ``ansible-playbook`` run in the background, injects the fault through the
+API or the cluster's processes while a batch is in flight, and then reads the cluster back: pod
+UIDs (no pod recreated), images, readiness, the Deployment's template/paused state and annotation,
+leases. Availability is measured by a watcher thread, never by wall-clock times.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+
+import pytest
+import yaml
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes import watch as k8s_watch
+
+from helpers import container, create_deployment, pod_is_ready, wait_for
+from localcluster import LocalCluster
+from module_helpers import (MODULE, NEW, OLD, THIRD, ReadinessWatcher, assert_clean_failure, live_pods,
+                            normalised, run_module, snapshot, wait_deployment_settled)
+from playbook import (CALLBACK_DIR, CALLBACK_NAME, _ansible_playbook, _python_for, collections_path,
+                      make_play)
+from role_helpers import ROLE, leases, role_task
+
+pytestmark = pytest.mark.integration
+
+SEL = "app=web"
+SYNC_ANNOTATION = "inplace.kubernetes.io/template-sync"
+GATE = "inplace.test/healthy"
+
+
+# -- a control plane of our own ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fault_cluster():
+    state = os.environ.get("INPLACE_FAULT_CLUSTER_STATE")
+    if state:
+        c = LocalCluster.attach(state)
+        down = [n for n, up in c.running().items() if not up]
+        if down:
+            pytest.fail("INPLACE_FAULT_CLUSTER_STATE=%s: not running: %s" % (state, ", ".join(down)))
+        yield c
+        return
+    tmp = tempfile.mkdtemp(prefix="inplace-faults-")
+    c = LocalCluster(tmp, nodes=2, start_delay=0.5, ready_delay=0.5)
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+        if os.environ.get("INPLACE_KEEP_STATE"):
+            sys.stderr.write("fault cluster state kept in %s\n" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def fk8s(fault_cluster):
+    cfg = k8s_client.Configuration()
+    k8s_config.load_kube_config(config_file=fault_cluster.admin_kubeconfig, client_configuration=cfg)
+    cfg.connection_pool_maxsize = 16
+    api = k8s_client.ApiClient(cfg)
+    ns = types.SimpleNamespace(api=api, core=k8s_client.CoreV1Api(api), apps=k8s_client.AppsV1Api(api),
+                               cluster=fault_cluster)
+    yield ns
+    api.close()
+
+
+@pytest.fixture
+def fns(fk8s, fault_cluster, request):
+    """A fresh namespace on the fault cluster; the API server is up again afterwards whatever happened."""
+    name = "f-%s-%s" % (request.node.name.lower().replace("_", "-")[:28].strip("-[]"), os.urandom(3).hex())
+    name = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in name).strip("-")
+    fk8s.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    wait_for(lambda: fk8s.core.read_namespaced_service_account("default", name).secrets, 60,
+             message="default ServiceAccount token in %s" % name)
+    yield name
+    if not fault_cluster.running().get("kube-apiserver"):
+        fault_cluster.start_apiserver()
+    try:
+        fk8s.core.delete_namespace(name, body={"propagationPolicy": "Background"})
+    except Exception:  # noqa: BLE001 - cleanup must not mask the test result
+        pass
+
+
+# -- ansible-playbook in the background ----------------------------------------------------------------
+
+
+class Background(object):
+    """One ansible-playbook run in its own process group, with the same environment as run_playbook."""
+
+    def __init__(self, tasks, kubeconfig):
+        self.tmp = tempfile.mkdtemp(prefix="inplace-bg-")
+        path = pathlib.Path(self.tmp)
+        (path / "playbook.yml").write_text(yaml.safe_dump(make_play(tasks), sort_keys=False), encoding="utf-8")
+        self.results_file = path / "results.jsonl"
+        ansible_playbook = _ansible_playbook()
+        env = dict(os.environ)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": collections_path(),
+            "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_DIR),
+            "ANSIBLE_CALLBACKS_ENABLED": CALLBACK_NAME,
+            "INPLACE_RESULTS_FILE": str(self.results_file),
+            "ANSIBLE_PYTHON_INTERPRETER": _python_for(ansible_playbook),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "false",
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+            "ANSIBLE_LOCAL_TEMP": str(path / "ansible-local"),
+            "PYTHONUNBUFFERED": "1",
+            "K8S_AUTH_KUBECONFIG": str(kubeconfig),
+        })
+        self.stdout = open(path / "stdout", "w+", encoding="utf-8")  # noqa: SIM115 - closed in wait()
+        # pylint: disable-next=consider-using-with
+        self.proc = subprocess.Popen([ansible_playbook, str(path / "playbook.yml")], cwd=self.tmp, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=self.stdout, stderr=subprocess.STDOUT,
+                                     text=True, start_new_session=True)
+
+    def descendants(self):
+        """Pids of every process below ansible-playbook. ansible-core's workers call setsid(), so the module
+        process is not in ansible-playbook's process group: a killpg would leave it running on its own."""
+        children = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry, encoding="utf-8", errors="replace") as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            for child in children.get(pid, []):
+                found.append(child)
+                todo.append(child)
+        return found
+
+    def kill(self, sig=signal.SIGKILL, known=()):
+        """The controller dies: ``sig`` to ansible-playbook and (SIGKILL) to every process below it, the
+        module included, as when the machine or the AWX job pod running it is lost."""
+        pids = list(known) + [self.proc.pid] + (self.descendants() if sig == signal.SIGKILL else [])
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        if sig == signal.SIGKILL:
+            for pid in self.descendants():  # anything forked meanwhile
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        self.proc.wait(30)
+
+    def wait(self, timeout=300):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("ansible-playbook did not finish in %ss:\n%s" % (timeout, self.output()))
+        return self.proc.returncode
+
+    def output(self):
+        self.stdout.flush()
+        return pathlib.Path(self.tmp, "stdout").read_text(encoding="utf-8", errors="replace")
+
+    def records(self):
+        if not self.results_file.exists():
+            return []
+        with self.results_file.open(encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+    def result(self, task):
+        found = [r["result"] for r in self.records() if r["task"] == task]
+        assert found, "task %r never reported\n%s" % (task, self.output()[-4000:])
+        return found[-1]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.kill()
+        self.stdout.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def module_task(args, name="upgrade"):
+    return {"name": name, MODULE: args}
+
+
+def upgrade_args(namespace, **extra):
+    args = {"name": "web", "namespace": namespace, "containers": {"app": NEW}, "wait_timeout": 90}
+    args.update(extra)
+    return args
+
+
+# -- reading the cluster ------------------------------------------------------------------------------
+
+
+def deployment(k8s, namespace, replicas, **kw):
+    create_deployment(k8s, namespace, "web", replicas=replicas, containers=[container("app", OLD)], **kw)
+    if kw.get("wait", True):
+        wait_deployment_settled(k8s, namespace, "web")
+    return snapshot(k8s, namespace, SEL)
+
+
+def spec_image(pod):
+    return pod.spec.containers[0].image
+
+
+def wait_until_patched(k8s, namespace, count=1, timeout=60, names=None):
+    """Wait until ``count`` live pods (of ``names``) carry NEW in their spec: a batch is in flight."""
+    def patched():
+        pods = [p for p in live_pods(k8s, namespace, SEL) if names is None or p.metadata.name in names]
+        hit = [p.metadata.name for p in pods if spec_image(p) == NEW]
+        return hit if len(hit) >= count else None
+    return wait_for(patched, timeout, interval=0.05, message="%d pods patched to %s" % (count, NEW))
+
+
+def wait_all_ready(k8s, namespace, images, count=None, timeout=90):
+    """Every live pod Ready with spec and status on one of ``images``; returns the snapshot."""
+    def done():
+        pods = live_pods(k8s, namespace, SEL)
+        all_pods = k8s.core.list_namespaced_pod(namespace, label_selector=SEL).items
+        if count is not None and len(pods) != count or len(all_pods) != len(pods):
+            return None
+        if not pods or not all(pod_is_ready(p) for p in pods):
+            return None
+        snap = snapshot(k8s, namespace, SEL)
+        ok = all(s["specImages"]["app"] in images and s["images"]["app"] in [normalised(i) for i in images]
+                 for s in snap.values())
+        return snap if ok else None
+    return wait_for(done, timeout, message="all pods Ready on %s" % (images,))
+
+
+def read_deployment(k8s, namespace):
+    return k8s.apps.read_namespaced_deployment("web", namespace)
+
+
+def replicaset_uids(k8s, namespace):
+    return sorted(r.metadata.uid for r in k8s.apps.list_namespaced_replica_set(namespace).items)
+
+
+def assert_durable_and_clean(k8s, namespace, image=NEW):
+    """Template on ``image``, not paused, no sync annotation left behind."""
+    dep = read_deployment(k8s, namespace)
+    assert dep.spec.template.spec.containers[0].image == image, "template not in step"
+    assert not dep.spec.paused, "Deployment left paused"
+    assert SYNC_ANNOTATION not in (dep.metadata.annotations or {}), "template-sync annotation left behind"
+    for rs in k8s.apps.list_namespaced_replica_set(namespace).items:
+        if (rs.spec.replicas or 0) > 0:
+            assert rs.spec.template.spec.containers[0].image == image, "current ReplicaSet not in step"
+
+
+def assert_report_matches_cluster(k8s, namespace, result):
+    """The module's per-pod report agrees with the live pods: every live pod is reported with its UID and
+    a state that matches its image; pods the report calls gone are gone."""
+    live = dict((p.metadata.name, p) for p in live_pods(k8s, namespace, SEL))
+    entries = dict((e["name"], e) for e in result["pods"])
+    missing = sorted(set(live) - set(entries))
+    assert not missing, "live pods missing from the report: %s (report: %s)" % (
+        missing, dict((n, e["state"]) for n, e in entries.items()))
+    for name, entry in entries.items():
+        if entry["state"] == "vanished":
+            pod = live.get(name)
+            assert pod is None or pod.metadata.uid != entry["uid"], "%s reported vanished but is live" % name
+            continue
+        assert name in live, "%s reported %s but is gone" % (name, entry["state"])
+        assert live[name].metadata.uid == entry["uid"]
+        if entry["state"] in ("upgraded", "current"):
+            assert spec_image(live[name]) == NEW, (name, entry["state"], spec_image(live[name]))
+
+
+# -- API server restarted mid-run ------------------------------------------------------------------------
+
+
+def test_apiserver_restarted_during_a_batch_run_completes_or_reports_and_a_rerun_finishes(fk8s, fault_cluster, fns):
+    before = deployment(fk8s, fns, 6)
+    rs_before = replicaset_uids(fk8s, fns)
+    run = Background([module_task(upgrade_args(fns, batch_size=2, wait_timeout=150))],
+                     fault_cluster.admin_kubeconfig)
+    try:
+        wait_until_patched(fk8s, fns, 1)
+        fault_cluster.stop_apiserver(grace=2.0)
+        time.sleep(3)
+        fault_cluster.start_apiserver()
+        rc = run.wait(300)
+        result = run.result("upgrade")
+        output = run.output()
+    finally:
+        run.close()
+        if not fault_cluster.running().get("kube-apiserver"):
+            fault_cluster.start_apiserver()
+
+    if rc != 0:
+        # Allowed: a failure that tells the truth, naming the pods and their states.
+        msg = assert_clean_failure(types.SimpleNamespace(describe=lambda: output[-4000:]), result)
+        assert any(name in msg for name in before), "the message names no pod: %r" % msg
+        assert result.get("pods"), "a failed run must still report each pod's state"
+    else:
+        assert result["changed"] and sorted(result["patched"]) == sorted(before), result.get("summary")
+
+    # A re-run finishes the job (or has nothing left to do).
+    res2, result2 = run_module(fault_cluster, upgrade_args(fns, batch_size=2))
+    assert res2.ok, res2.describe()
+    after = wait_all_ready(fk8s, fns, [NEW], 6)
+    assert sorted(after) == sorted(before), "pods were replaced"
+    for name in before:
+        assert after[name]["uid"] == before[name]["uid"] and after[name]["node"] == before[name]["node"]
+        assert after[name]["restartCounts"]["app"] == before[name]["restartCounts"]["app"] + 1, (
+            "pod %s restarted %d times: no silent double restart" % (
+                name, after[name]["restartCounts"]["app"] - before[name]["restartCounts"]["app"]))
+    assert_durable_and_clean(fk8s, fns)
+    assert replicaset_uids(fk8s, fns) == rs_before, "a new ReplicaSet appeared: pods would be recreated"
+
+
+# -- pods vanishing and the workload scaling mid-run ------------------------------------------------------
+
+
+def test_pods_deleted_mid_batch_are_not_an_error_and_replacements_end_on_the_new_image(fk8s, fault_cluster, fns):
+    before = deployment(fk8s, fns, 6)
+    names = sorted(before)
+    in_batch, later = names[1], names[4]  # batches: [0,1] [2,3] [4,5]
+    run = Background([module_task(upgrade_args(fns, batch_size=2))], fault_cluster.admin_kubeconfig)
+    try:
+        wait_until_patched(fk8s, fns, 1, names=names[:2])
+        for victim in (in_batch, later):
+            fk8s.core.delete_namespaced_pod(victim, fns)
+        rc = run.wait(240)
+        result = run.result("upgrade")
+        output = run.output()
+    finally:
+        run.close()
+
+    assert rc == 0, "a vanished pod failed the run:\n%s" % output[-4000:]
+    states = dict((e["name"], e["state"]) for e in result["pods"])
+    assert states.get(later) == "vanished", states
+    assert states.get(in_batch) in ("vanished", "upgraded"), states  # deleted before or after its restart
+    assert not result["failed"], result["failed"]
+
+    # The replacements the ReplicaSet made are on the new image: picked up by the run, or created from the
+    # synced template. The template is in step and nothing is left paused.
+    assert result["template_synced"] is True, "template not synced: %s; live pods: %s" % (
+        result.get("template_sync"), dict((p.metadata.name, spec_image(p)) for p in live_pods(fk8s, fns, SEL)))
+    after = wait_all_ready(fk8s, fns, [NEW], 6, timeout=60)
+    assert_durable_and_clean(fk8s, fns)
+    survivors = [n for n in names if n not in (in_batch, later)]
+    for name in survivors:
+        assert after[name]["uid"] == before[name]["uid"], "%s was recreated" % name
+    assert_report_matches_cluster(fk8s, fns, result)
+
+
+def test_workload_scaled_up_and_down_mid_run(fk8s, fault_cluster, fns):
+    before = deployment(fk8s, fns, 4)
+    names = sorted(before)
+    run = Background([module_task(upgrade_args(fns, batch_size=1))], fault_cluster.admin_kubeconfig)
+    try:
+        wait_until_patched(fk8s, fns, 1)
+        fk8s.apps.patch_namespaced_deployment_scale("web", fns, {"spec": {"replicas": 6}})
+        wait_until_patched(fk8s, fns, 2)
+        fk8s.apps.patch_namespaced_deployment_scale("web", fns, {"spec": {"replicas": 3}})
+        rc = run.wait(240)
+        result = run.result("upgrade")
+        output = run.output()
+    finally:
+        run.close()
+
+    assert rc == 0, "scaling mid-run failed the run:\n%s" % output[-4000:]
+    assert not result["failed"], result["failed"]
+    assert result["template_synced"] is True, "template not synced: %s; live pods: %s" % (
+        result.get("template_sync"), dict((p.metadata.name, spec_image(p)) for p in live_pods(fk8s, fns, SEL)))
+    after = wait_all_ready(fk8s, fns, [NEW], 3, timeout=60)
+    assert_durable_and_clean(fk8s, fns)
+    for name in after:
+        if name in before:
+            assert after[name]["uid"] == before[name]["uid"]
+    assert set(names) & set(after), "every original pod is gone: the run recreated pods?"
+    assert_report_matches_cluster(fk8s, fns, result)
+
+
+# -- a concurrent writer ------------------------------------------------------------------------------------
+
+
+def test_concurrent_image_change_of_a_later_pod_is_a_conflict_not_overwritten(fk8s, fault_cluster, fns):
+    before = deployment(fk8s, fns, 4)
+    names = sorted(before)
+    victim = names[3]  # batch 4 of 4
+    run = Background([module_task(upgrade_args(fns, batch_size=1, on_failure="stop"))],
+                     fault_cluster.admin_kubeconfig)
+    try:
+        wait_until_patched(fk8s, fns, 1, names=names[:1])
+        # Someone else (another pipeline, a human with kubectl) sets the victim's image while batch 1 runs,
+        # after the module discovered and planned it.
+        fk8s.core.patch_namespaced_pod(victim, fns, [
+            {"op": "test", "path": "/spec/containers/0/image", "value": OLD},
+            {"op": "replace", "path": "/spec/containers/0/image", "value": THIRD}],
+            _content_type="application/json-patch+json")
+        run.wait(240)
+        result = run.result("upgrade")
+    finally:
+        run.close()
+
+    pod = fk8s.core.read_namespaced_pod(victim, fns)
+    assert pod.metadata.uid == before[victim]["uid"]
+    assert spec_image(pod) == THIRD, "the concurrent writer's image %s was overwritten with %s" % (THIRD, spec_image(pod))
+    entry = dict((e["name"], e) for e in result["pods"])[victim]
+    assert entry["state"] == "conflict", entry
+    assert "concurrent" in entry["reason"] or "changed" in entry["reason"], entry
+    assert victim in result["failed"], result["failed"]
+    if result.get("failed"):
+        msg = result.get("msg") or ""
+        assert victim in msg and "Traceback" not in msg, msg
+    wait_all_ready(fk8s, fns, [NEW, THIRD], 4)
+
+
+# -- controller killed mid-run ---------------------------------------------------------------------------------
+
+
+def lease_of(k8s, namespace):
+    found = leases(k8s, namespace)
+    return found[0] if found else None
+
+
+def parse_micro(value):
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_controller_killed_during_a_batch_leaves_pods_ready_and_the_lease_expires(fk8s, fault_cluster, fns, tmp_path,
+                                                                                  sig):
+    before = deployment(fk8s, fns, 4)
+    role_vars = {"inplace_upgrade_name": "web", "inplace_upgrade_namespace": fns,
+                 "inplace_upgrade_containers": {"app": NEW}, "inplace_upgrade_batch_size": 1,
+                 "inplace_upgrade_wait_timeout": 60, "inplace_upgrade_lease_seconds": 12,
+                 "inplace_upgrade_report_file": str(tmp_path / "report.json")}
+    run = Background([role_task(role_vars)], fault_cluster.admin_kubeconfig)
+    try:
+        wait_until_patched(fk8s, fns, 1)
+        below = run.descendants()
+        run.kill(sig)
+    finally:
+        run.close()
+    wait_for(lambda: not [pid for pid in below if os.path.exists("/proc/%d" % pid) and
+                          "Z" not in open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[:1]], 15,
+             message="every process of the killed run gone (module included)")
+
+    # The workload is left with every pod Ready, on the old or the new image; nothing paused.
+    mid = wait_all_ready(fk8s, fns, [OLD, NEW], 4)
+    assert sorted(mid) == sorted(before) and all(mid[n]["uid"] == before[n]["uid"] for n in before)
+    assert any(s["specImages"]["app"] == NEW for s in mid.values())
+    dep = read_deployment(fk8s, fns)
+    assert not dep.spec.paused and SYNC_ANNOTATION not in (dep.metadata.annotations or {})
+
+    # The dead run's lease is still held, with an expiry: a second run now is refused, changing nothing.
+    lease = lease_of(fk8s, fns)
+    assert lease and lease["spec"].get("holderIdentity"), "no lease held by the killed run"
+    expires = parse_micro(lease["spec"]["renewTime"]) + datetime.timedelta(
+        seconds=lease["spec"]["leaseDurationSeconds"])
+    assert lease["spec"]["leaseDurationSeconds"] == 12
+    from role_helpers import run_role
+    if sig == signal.SIGKILL and datetime.datetime.now(datetime.timezone.utc) < expires - datetime.timedelta(seconds=3):
+        res, report = run_role(fault_cluster, dict(role_vars, inplace_upgrade_report_file=""), tmp_path)
+        assert not res.ok, res.describe(200)
+        msg = res.failures()[-1]["result"].get("msg", "")
+        assert "lease" in msg.lower() and lease["spec"]["holderIdentity"] in msg, msg
+        assert lease_of(fk8s, fns)["spec"]["holderIdentity"] == lease["spec"]["holderIdentity"]
+
+    # Once it expired, the next run takes it over and finishes the job.
+    wait_for(lambda: datetime.datetime.now(datetime.timezone.utc) > expires + datetime.timedelta(seconds=1), 30)
+    res, report = run_role(fault_cluster, role_vars, tmp_path)
+    assert res.ok, res.describe()
+    took = [r["result"] for r in res.records if r["action"] == "inplace.kubernetes.k8s_inplace_lease"
+            and r["result"].get("action")]
+    assert took and took[0]["action"] == "took_over", [t.get("action") for t in took]
+    assert report["outcome"] == "upgraded" and report["failed"] == [] and report["left"] == []
+    after = wait_all_ready(fk8s, fns, [NEW], 4)
+    for name in before:
+        assert after[name]["uid"] == before[name]["uid"]
+        assert after[name]["restartCounts"]["app"] == before[name]["restartCounts"]["app"] + 1
+    assert_durable_and_clean(fk8s, fns)
+    assert lease_of(fk8s, fns) is None or not lease_of(fk8s, fns)["spec"].get("holderIdentity"), "lease not released"
+
+
+def test_controller_killed_during_the_template_sync_is_repaired_by_the_next_run(fk8s, fault_cluster, fns):
+    """Kill ansible-playbook the moment the Deployment is paused for the template sync. Whether the kill
+    landed inside the sync or just after it, the next run must leave the Deployment unpaused and in step."""
+    before = deployment(fk8s, fns, 3)
+    rs_before = replicaset_uids(fk8s, fns)
+    killed = threading.Event()
+    run = Background([module_task(upgrade_args(fns, batch_size=3))], fault_cluster.admin_kubeconfig)
+
+    def killer():
+        w = k8s_watch.Watch()
+        known = []
+        try:
+            for event in w.stream(fk8s.apps.list_namespaced_deployment, fns, field_selector="metadata.name=web",
+                                  timeout_seconds=120):
+                dep = event["object"]
+                if dep.spec.paused or SYNC_ANNOTATION in (dep.metadata.annotations or {}):
+                    run.kill(signal.SIGKILL, known=known)
+                    killed.set()
+                    return
+                if run.proc.poll() is not None:
+                    return
+                known[:] = run.descendants()  # the module process, found before the moment to kill
+        finally:
+            w.stop()
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        run.proc.wait(180)
+        thread.join(10)
+    finally:
+        run.close()
+    assert killed.is_set(), "the run never paused the Deployment for its template sync"
+
+    dep = read_deployment(fk8s, fns)
+    interrupted = bool(dep.spec.paused or SYNC_ANNOTATION in (dep.metadata.annotations or {}))
+    sys.stderr.write("template sync %s by the kill\n" % ("interrupted" if interrupted else "not interrupted"))
+    if interrupted:
+        state = json.loads(dep.metadata.annotations[SYNC_ANNOTATION])
+        assert state["target"] == {"app": NEW} and state["paused"] is False, state
+    wait_all_ready(fk8s, fns, [NEW], 3)
+
+    res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=3))
+    assert res.ok, res.describe()
+    if interrupted:
+        assert "resumed an interrupted template sync" in result["template_sync_steps"], result["template_sync_steps"]
+    assert_durable_and_clean(fk8s, fns)
+    assert replicaset_uids(fk8s, fns) == rs_before
+    after = snapshot(fk8s, fns, SEL)
+    assert all(after[n]["uid"] == before[n]["uid"] for n in before) and sorted(after) == sorted(before)
+
+
+def test_interrupted_template_sync_state_is_finished_by_the_role(fk8s, fault_cluster, fns, tmp_path):
+    """The state a run leaves when it dies between pausing the Deployment and restoring it (annotation
+    written with the pause, ReplicaSet template already patched, Deployment template not yet): the next
+    scheduled run of the role sees it, finishes the sync and unpauses, recreating no pod."""
+    before = deployment(fk8s, fns, 3)
+    rs_before = replicaset_uids(fk8s, fns)
+    res, result = run_module(fault_cluster, upgrade_args(fns, sync_template=False))
+    assert res.ok, res.describe()
+    wait_all_ready(fk8s, fns, [NEW], 3)
+    rs = [r for r in fk8s.apps.list_namespaced_replica_set(fns).items if (r.spec.replicas or 0) > 0][0]
+    state = {"target": {"app": NEW}, "paused": False, "started": "2026-01-01T00:00:00Z"}
+    fk8s.apps.patch_namespaced_deployment("web", fns, {
+        "metadata": {"annotations": {SYNC_ANNOTATION: json.dumps(state, sort_keys=True)}}, "spec": {"paused": True}})
+    fk8s.apps.patch_namespaced_replica_set(rs.metadata.name, fns, [
+        {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": NEW}],
+        _content_type="application/json-patch+json")
+    versions_pods = dict((n, s["uid"]) for n, s in snapshot(fk8s, fns, SEL).items())
+
+    from role_helpers import run_role
+    res, report = run_role(fault_cluster, {"inplace_upgrade_name": "web", "inplace_upgrade_namespace": fns,
+                                           "inplace_upgrade_containers": {"app": NEW},
+                                           "inplace_upgrade_wait_timeout": 60}, tmp_path)
+    assert res.ok, res.describe()
+    assert report["template_synced"] is True and report["failed"] == []
+    assert_durable_and_clean(fk8s, fns)
+    assert replicaset_uids(fk8s, fns) == rs_before, "a new ReplicaSet: the repair would recreate pods"
+    after = wait_all_ready(fk8s, fns, [NEW], 3)
+    assert dict((n, s["uid"]) for n, s in after.items()) == versions_pods
+    for name in before:
+        assert after[name]["restartCounts"]["app"] == before[name]["restartCounts"]["app"] + 1
+
+
+# -- a new image that crash-loops or never turns ready --------------------------------------------------------
+
+
+def test_crashlooping_image_is_rolled_back_and_availability_holds(fk8s, fault_cluster, fns):
+    """A stand-in image that starts, crashes and restarts forever: the first batch it reaches fails fast and is
+    rolled back in place; never more than a batch of pods is unready."""
+    before = deployment(fk8s, fns, 6)
+    bad = "nginx:1.21-crashloop"
+    watcher = ReadinessWatcher(fk8s.core, fns, SEL).start()
+    try:
+        res, result = run_module(fault_cluster, upgrade_args(fns, containers={"app": bad}, batch_size=2,
+                                                               on_failure="rollback", wait_timeout=60))
+    finally:
+        watcher.stop()
+    msg = assert_clean_failure(res, result, "batch 1/3", "rollback")
+    assert "CrashLoopBackOff" in msg or "Error" in msg, msg
+    assert watcher.max_unready <= 2, "%d pods unready at once with batch_size 2" % watcher.max_unready
+    failed_batch = result["batches"][-1]["pods"]
+    assert sorted(result["rolled_back"]) == sorted(failed_batch)
+    after = wait_all_ready(fk8s, fns, [OLD], 6)
+    assert all(after[n]["uid"] == before[n]["uid"] for n in before)
+    assert_durable_and_clean(fk8s, fns, image=OLD)
+
+
+class Gatekeeper(object):
+    """Plays the application's health check through a readiness gate: every pod passes, except the pods of
+    ``sick`` while they run the new image (the new version never turns ready on them)."""
+
+    def __init__(self, k8s, namespace, sick):
+        self.k8s = k8s
+        self.namespace = namespace
+        self.sick = set(sick)
+        self.stop_event = threading.Event()
+        self.errors = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def wanted(self, pod):
+        return "False" if pod.metadata.name in self.sick and spec_image(pod) == NEW else "True"
+
+    def run(self):
+        while not self.stop_event.is_set():
+            try:
+                for pod in self.k8s.core.list_namespaced_pod(self.namespace, label_selector=SEL).items:
+                    if pod.metadata.deletion_timestamp:
+                        continue
+                    current = dict((c.type, c.status) for c in pod.status.conditions or []).get(GATE)
+                    wanted = self.wanted(pod)
+                    if current != wanted:
+                        self.k8s.core.patch_namespaced_pod_status(pod.metadata.name, self.namespace, {
+                            "status": {"conditions": [{"type": GATE, "status": wanted,
+                                                       "lastTransitionTime": datetime.datetime.now(
+                                                           datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}]}})
+            except Exception as exc:  # noqa: BLE001 - a lost race with the kubelet stand-in: try again
+                self.errors.append(repr(exc))
+            time.sleep(0.05)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(10)
+
+
+@pytest.mark.parametrize("on_failure", ["rollback", "rollback_all"])
+def test_new_image_never_ready_in_the_middle_batch_is_rolled_back_keeping_availability(fk8s, fault_cluster, fns,
+                                                                                         on_failure):
+    create_deployment(fk8s, fns, "web", replicas=6, containers=[container("app", OLD)], readiness_gates=[GATE],
+                      wait=False)
+    wait_for(lambda: len(live_pods(fk8s, fns, SEL)) == 6, 60, message="6 pods created")
+    names = sorted(p.metadata.name for p in live_pods(fk8s, fns, SEL))
+    middle = names[2:4]  # batches: [0,1] [2,3] [4,5]
+    gate = Gatekeeper(fk8s, fns, middle).start()
+    try:
+        wait_all_ready(fk8s, fns, [OLD], 6)
+        before = snapshot(fk8s, fns, SEL)
+        watcher = ReadinessWatcher(fk8s.core, fns, SEL).start()
+        try:
+            res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=2, on_failure=on_failure,
+                                                                   wait_timeout=6))
+        finally:
+            watcher.stop()
+        msg = assert_clean_failure(res, result, "batch 2/3", on_failure)
+        assert [b["state"] for b in result["batches"]] == ["done", "failed"], result["batches"]
+        assert sorted(result["batches"][1]["pods"]) == middle
+        assert watcher.max_unready <= 2, "%d pods unready at once with batch_size 2 (%s)" % (
+            watcher.max_unready, msg)
+        expected_back = middle if on_failure == "rollback" else names[:4]
+        assert sorted(result["rolled_back"]) == sorted(expected_back), (result["rolled_back"], msg)
+        after = wait_all_ready(fk8s, fns, [OLD, NEW], 6)
+        for name in names:
+            assert after[name]["uid"] == before[name]["uid"]
+            want = OLD if name in expected_back or name in names[4:] else NEW
+            assert after[name]["specImages"]["app"] == want, (name, after[name]["specImages"])
+        assert_durable_and_clean(fk8s, fns, image=OLD)
+    finally:
+        gate.stop()

@@ -190,7 +190,8 @@ class UnreadyWatcher(object):
 def load_rbac(namespace):
     import yaml
     with open(RBAC_MANIFEST, encoding="utf-8") as handle:
-        return [doc for doc in yaml.safe_load_all(handle.read().replace("NAMESPACE", namespace)) if doc]
+        docs = [doc for doc in yaml.safe_load_all(handle.read().replace("NAMESPACE", namespace)) if doc]
+    return [item for doc in docs for item in (doc["items"] if doc.get("kind") == "List" else [doc])]
 
 
 def apply_rbac(k8s, namespace, user=None, drop_verbs=None):

@@ -16,29 +16,6 @@ from kubernetes import client, config  # noqa: E402
 import helpers  # noqa: E402
 from localcluster import LocalCluster  # noqa: E402
 
-PLAYBOOK = """
-- name: In-place upgrade of the demo Deployment
-  hosts: localhost
-  gather_facts: false
-  connection: local
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  tasks:
-    - name: Upgrade the app container in place, 2 pods at a time
-      inplace.kubernetes.k8s_inplace_upgrade:
-        name: web
-        namespace: demo
-        containers:
-          app: nginx:1.25-alpine
-        batch_size: 2
-      register: upgrade
-
-    - name: Save the result
-      ansible.builtin.copy:
-        content: "{{ upgrade | to_nice_json }}"
-        dest: "{{ result_file }}"
-        mode: "0600"
-"""
 
 
 def snapshot(core):
@@ -85,16 +62,20 @@ def main():
         before = snapshot(k8s.core)
         rs_before = [rs.metadata.name for rs in k8s.apps.list_namespaced_replica_set("demo").items]
 
-        playbook = os.path.join(tmp, "upgrade.yml")
-        with open(playbook, "w") as handle:
-            handle.write(PLAYBOOK)
-        result_file = os.path.join(tmp, "result.json")
+        result_file = os.path.join(tmp, "report.json")
+        extra = {"inplace_upgrade_workloads": [{"kind": "Deployment", "name": "web", "namespace": "demo",
+                                                "containers": {"app": "nginx:1.25-alpine"}, "batch_size": 2}],
+                 "inplace_upgrade_report_file": result_file}
+        extra_file = os.path.join(tmp, "workloads.json")
+        with open(extra_file, "w") as handle:
+            json.dump(extra, handle)
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_path(os.path.join(tmp, "coll")),
                    K8S_AUTH_KUBECONFIG=cluster.admin_kubeconfig, ANSIBLE_LOCALHOST_WARNING="false",
                    ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
-        print("running: ansible-playbook upgrade.yml  (inplace.kubernetes.k8s_inplace_upgrade, batch_size 2)")
+        print("running: ansible-playbook inplace.kubernetes.upgrade -i localhost, -e @workloads.json  (batch_size 2)")
         started = time.monotonic()
-        subprocess.run(["ansible-playbook", playbook, "-e", "result_file=" + result_file], env=env, check=True)
+        subprocess.run(["ansible-playbook", "inplace.kubernetes.upgrade", "-i", "localhost,", "-e", "@" + extra_file],
+                       env=env, check=True)
         took = time.monotonic() - started
         with open(result_file) as handle:
             result = json.load(handle)
@@ -122,7 +103,7 @@ def main():
                                           for b in result["batches"]))
         print("Deployment template now: %s; paused: %s; ReplicaSets before %s, after %s"
               % (", ".join(template), bool(deployment.spec.paused), rs_before, rs_after))
-        print("API requests by the module: %d; ansible-playbook took %.1fs" % (result["api_requests"], took))
+        print("role outcome: %s; ansible-playbook took %.1fs" % (result["outcome"], took))
         ok = ok and rs_before == rs_after and "nginx:1.25-alpine" in template and not deployment.spec.paused
         print("\nDEMO %s" % ("OK: every pod kept its UID, node and IP; only the app container restarted, on the new "
                              "image; the Deployment template follows without a new ReplicaSet" if ok else "FAILED"))

@@ -1,0 +1,18 @@
+"""`make demo` must keep working: run the demo driver end to end and read its verdict."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_demo_upgrades_in_place_and_says_so():
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "demo.py"), "--replicas", "3"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    assert "DEMO OK" in output, output[-4000:]
+    # Every pod row says its UID was kept.
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("web-")]
+    assert len(rows) == 3 and all(" yes " in row for row in rows), "\n".join(rows)

@@ -36,7 +36,7 @@ from module_helpers import (MODULE, NEW, OLD, THIRD, ReadinessWatcher, assert_cl
                             normalised, run_module, snapshot, wait_deployment_settled)
 from playbook import (CALLBACK_DIR, CALLBACK_NAME, _ansible_playbook, _python_for, collections_path,
                       make_play)
-from role_helpers import ROLE, leases, role_task
+from role_helpers import leases, role_task
 
 pytestmark = pytest.mark.integration
 
@@ -309,6 +309,7 @@ def test_apiserver_restarted_during_a_batch_run_completes_or_reports_and_a_rerun
         if not fault_cluster.running().get("kube-apiserver"):
             fault_cluster.start_apiserver()
 
+    sys.stderr.write("run through the API server restart: rc=%s %s\n" % (rc, result.get("msg") or result.get("summary")))
     if rc != 0:
         # Allowed: a failure that tells the truth, naming the pods and their states.
         msg = assert_clean_failure(types.SimpleNamespace(describe=lambda: output[-4000:]), result)

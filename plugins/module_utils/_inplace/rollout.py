@@ -113,7 +113,7 @@ class Rollout(object):
         self.batch_reports = []
         self.sync_steps = []
         self.started = time.monotonic()
-        self._touched = []
+        self._touched_batches = []
         self._batch_touched = []
         self.pdb_notes = []
 
@@ -325,11 +325,40 @@ class Rollout(object):
             self._batch_touched = []
             self._run_batch(index, len(batches), batch, workload, targets, by_name)
 
+        self._catch_up(workload, targets, by_name, plans, len(batches))
         synced = self._sync_template(workload, targets, sync_wanted)
         if self.patched:
             self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
                                  "%d pods upgraded in place to %s" % (len(self.patched), _images_text(targets)))
         return self._result(result, plans, synced, template_before, targets, changed=bool(self.patched or self.sync_steps))
+
+    def _catch_up(self, workload, targets, by_name, plans, done_batches, rounds=3):
+        """Upgrade pods that appeared during the run (replacements, scale-up) before the template sync.
+
+        Until the template is synced, the controller creates pods from the old template; they are found by a
+        fresh discovery and upgraded in further batches of the same size, so the run ends with every live pod
+        on the target images.
+        """
+        params = self.params
+        if not workload.owner or params.get("pods") or params.get("max_pods") or not self.patched:
+            return
+        known = set(p["pod"]["metadata"]["uid"] for p in plans)
+        for dummy in range(rounds):
+            fresh = self._discover()
+            new = [p for p in self._plan(fresh, targets) if p["pod"]["metadata"]["uid"] not in known and p["changes"]]
+            if not new:
+                return
+            for plan in new:
+                known.add(plan["pod"]["metadata"]["uid"])
+                by_name[plan["name"]] = plan
+                self.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"],
+                                                       reason="appeared during the run")
+            extra = plan_batches([p["name"] for p in new], params.get("batch_size"), None, total=len(fresh.pods))
+            count = done_batches + len(extra)
+            for offset, batch in enumerate(extra):
+                self._batch_touched = []
+                self._run_batch(done_batches + offset, count, batch, fresh, targets, by_name)
+            done_batches = count
 
     def _check_window(self, index, batches, workload, plans, template_before, targets):
         not_after = parse_not_after(self.params.get("not_after"))
@@ -375,7 +404,8 @@ class Rollout(object):
                   "state": "failed" if failed else "done"}
         self.batch_reports.append(report)
         if failed:
-            self._on_failure(index, count, self._batch_touched, workload, failed)
+            self._on_failure(index, count, workload, failed)
+        self._touched_batches.append(self._batch_touched)
 
     def _pdb_chunk(self, workload, names):
         """The first pods of ``names`` that the PodDisruptionBudgets allow to restart now; waits for a budget."""
@@ -419,7 +449,11 @@ class Rollout(object):
                 self.entries[name].update(state="vanished", reason="pod was deleted before its patch")
                 continue
             baselines[name] = baseline_of(pod, targets)
-            work.append((pod, targets))
+            # The guarded patch tests the images the plan was made from, not the ones just read: a change
+            # made by someone else since discovery is then refused by the API server, never overwritten.
+            guarded = dict(pod)
+            guarded["spec"] = by_name[name]["pod"].get("spec", {})
+            work.append((guarded, targets))
         outcomes = self._patch_many(work, deadline)
         touched, expectations, errors = [], [], []
         for outcome in outcomes:
@@ -439,7 +473,6 @@ class Rollout(object):
                 self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=False,
                                                state=outcome["result"], reason=outcome["reason"])
                 errors.append("%s: %s" % (name, outcome["reason"]))
-        self._touched.extend(touched)
         self._batch_touched.extend(touched)
         waited = self._wait(expectations, workload)
         failed = self._settle(waited, [e.name for e in expectations], workload, targets, baselines, "upgraded")
@@ -477,12 +510,19 @@ class Rollout(object):
             self.entries[name] = entry
         return failed
 
-    def _on_failure(self, index, count, touched, workload, failed):
+    def _on_failure(self, index, count, workload, failed):
         mode = self.params.get("on_failure") or "rollback"
-        scope = touched if mode == "rollback" else self._touched if mode == "rollback_all" else []
+        # The failed batch first, then (rollback_all) the earlier batches, newest first, one batch at a time,
+        # so a rollback never has more pods restarting at once than a batch.
+        groups = []
+        if mode in ("rollback", "rollback_all"):
+            groups.append(self._batch_touched)
+        if mode == "rollback_all":
+            groups.extend(reversed(self._touched_batches))
         rolled = []
-        if scope:
-            rolled = self._roll_back(scope, workload)
+        for group in groups:
+            if group:
+                rolled.extend(self._roll_back(group, workload))
         self.recorder.record(workload.owner, workload.kind or "Pod", events.FAILED,
                              "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed)[:900]), warning=True)
         message = "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed))

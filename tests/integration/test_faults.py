@@ -354,7 +354,7 @@ def test_pods_deleted_mid_batch_are_not_an_error_and_replacements_end_on_the_new
     states = dict((e["name"], e["state"]) for e in result["pods"])
     assert states.get(later) == "vanished", states
     assert states.get(in_batch) in ("vanished", "upgraded"), states  # deleted before or after its restart
-    assert not result["failed"], result["failed"]
+    assert not result["failed_pods"], result["failed_pods"]
 
     # The replacements the ReplicaSet made are on the new image: picked up by the run, or created from the
     # synced template. The template is in step and nothing is left paused.
@@ -384,7 +384,7 @@ def test_workload_scaled_up_and_down_mid_run(fk8s, fault_cluster, fns):
         run.close()
 
     assert rc == 0, "scaling mid-run failed the run:\n%s" % output[-4000:]
-    assert not result["failed"], result["failed"]
+    assert not result["failed_pods"], result["failed_pods"]
     assert result["template_synced"] is True, "template not synced: %s; live pods: %s" % (
         result.get("template_sync"), dict((p.metadata.name, spec_image(p)) for p in live_pods(fk8s, fns, SEL)))
     after = wait_all_ready(fk8s, fns, [NEW], 3, timeout=60)
@@ -424,7 +424,7 @@ def test_concurrent_image_change_of_a_later_pod_is_a_conflict_not_overwritten(fk
     entry = dict((e["name"], e) for e in result["pods"])[victim]
     assert entry["state"] == "conflict", entry
     assert "concurrent" in entry["reason"] or "changed" in entry["reason"], entry
-    assert victim in result["failed"], result["failed"]
+    assert victim in result["failed_pods"], result["failed_pods"]
     if result.get("failed"):
         msg = result.get("msg") or ""
         assert victim in msg and "Traceback" not in msg, msg

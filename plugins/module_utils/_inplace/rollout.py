@@ -340,13 +340,15 @@ class Rollout(object):
         on the target images.
         """
         params = self.params
-        if not workload.owner or params.get("pods") or params.get("max_pods") or not self.patched:
+        if not self.patched:
             return
+        catch_up = workload.owner and not params.get("pods") and not params.get("max_pods")
         known = set(p["pod"]["metadata"]["uid"] for p in plans)
         for dummy in range(rounds):
             fresh = self._discover()
+            self._reconcile(fresh)
             new = [p for p in self._plan(fresh, targets) if p["pod"]["metadata"]["uid"] not in known and p["changes"]]
-            if not new:
+            if not new or not catch_up:
                 return
             for plan in new:
                 known.add(plan["pod"]["metadata"]["uid"])
@@ -359,6 +361,14 @@ class Rollout(object):
                 self._batch_touched = []
                 self._run_batch(done_batches + offset, count, batch, fresh, targets, by_name)
             done_batches = count
+
+    def _reconcile(self, workload):
+        """Pods the report still lists but that are gone now (scale-down, eviction) are reported as vanished."""
+        live = set(p["metadata"]["uid"] for p in workload.pods)
+        for entry in self.entries.values():
+            if entry.get("uid") not in live and entry["state"] != "vanished":
+                entry["reason"] = "pod was deleted during the run (it was %s)" % entry["state"]
+                entry["state"] = "vanished"
 
     def _check_window(self, index, batches, workload, plans, template_before, targets):
         not_after = parse_not_after(self.params.get("not_after"))

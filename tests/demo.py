@@ -17,7 +17,6 @@ import helpers  # noqa: E402
 from localcluster import LocalCluster  # noqa: E402
 
 
-
 def snapshot(core):
     pods = core.list_namespaced_pod("demo", label_selector="app=web").items
     rows = {}

@@ -594,7 +594,7 @@ def test_crashlooping_image_is_rolled_back_and_availability_holds(fk8s, fault_cl
     watcher = ReadinessWatcher(fk8s.core, fns, SEL).start()
     try:
         res, result = run_module(fault_cluster, upgrade_args(fns, containers={"app": bad}, batch_size=2,
-                                                               on_failure="rollback", wait_timeout=60))
+                                                             on_failure="rollback", wait_timeout=60))
     finally:
         watcher.stop()
     msg = assert_clean_failure(res, result, "batch 1/3", "rollback")
@@ -650,7 +650,7 @@ class Gatekeeper(object):
 
 @pytest.mark.parametrize("on_failure", ["rollback", "rollback_all"])
 def test_new_image_never_ready_in_the_middle_batch_is_rolled_back_keeping_availability(fk8s, fault_cluster, fns,
-                                                                                         on_failure):
+                                                                                       on_failure):
     create_deployment(fk8s, fns, "web", replicas=6, containers=[container("app", OLD)], readiness_gates=[GATE],
                       wait=False)
     wait_for(lambda: len(live_pods(fk8s, fns, SEL)) == 6, 60, message="6 pods created")
@@ -663,7 +663,7 @@ def test_new_image_never_ready_in_the_middle_batch_is_rolled_back_keeping_availa
         watcher = ReadinessWatcher(fk8s.core, fns, SEL).start()
         try:
             res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=2, on_failure=on_failure,
-                                                                   wait_timeout=6))
+                                                                 wait_timeout=6))
         finally:
             watcher.stop()
         msg = assert_clean_failure(res, result, "batch 2/3", on_failure)

@@ -119,7 +119,7 @@ def test_hostile_module_input_fails_clearly_before_any_write(k8s, cluster, names
     for args in (c[0] for c in cases.values()):
         for key in [k for k, v in args.items() if v is None]:
             del args[key]
-    tasks = [guarded(name, MODULE, args) for name, (args, _) in cases.items()]
+    tasks = [guarded(name, MODULE, case[0]) for name, case in cases.items()]
     # check mode too: refusing bad input must not depend on the mode
     tasks.append(dict(guarded("check-mode-bad-image", MODULE, dict(base, containers={"app": "Nginx:1"})),
                       check_mode=True))
@@ -128,7 +128,7 @@ def test_hostile_module_input_fails_clearly_before_any_write(k8s, cluster, names
     before = settled_resource_versions(k8s, namespace)
     res = run_playbook(tasks, kubeconfig=cluster.admin_kubeconfig, timeout=300)
     problems = []
-    for name, (_, fragment) in cases.items():
+    for name, (dummy, fragment) in cases.items():
         try:
             clean_failure(res, name, fragment)
         except AssertionError as exc:
@@ -184,7 +184,7 @@ def test_wrong_kubeconfigs_fail_clearly_and_change_nothing(k8s, cluster, namespa
 
     base = {"name": "web", "namespace": namespace, "containers": {"app": NEW}, "wait_timeout": 30}
     tasks = []
-    for name, (path, _) in files.items():
+    for name, (path, dummy) in files.items():
         args = dict(base, kubeconfig=path)
         if name == "unknown-context":
             args["context"] = "nope-context"
@@ -198,7 +198,7 @@ def test_wrong_kubeconfigs_fail_clearly_and_change_nothing(k8s, cluster, namespa
     res = run_playbook(tasks, env={"K8S_AUTH_KUBECONFIG": None, "KUBECONFIG": str(tmp_path / "no-default")},
                        timeout=300)
     problems = []
-    for name, (_, fragment) in files.items():
+    for name, (dummy, fragment) in files.items():
         try:
             msg = clean_failure(res, name, fragment)
             assert cluster.admin_token not in msg, "the message shows the token"
@@ -402,8 +402,8 @@ def other_namespace(k8s, namespace):
         pass
 
 
-def test_shipped_rbac_lets_its_service_account_upgrade_its_namespace_and_nothing_else(k8s, cluster, namespace,
-                                                                                       other_namespace, tmp_path):
+def test_shipped_rbac_lets_its_service_account_upgrade_its_namespace_and_nothing_else(
+        k8s, cluster, namespace, other_namespace, tmp_path):
     before = deployment(k8s, namespace, replicas=3)
     deployment(k8s, other_namespace, replicas=2)
     docs = apply_shipped_rbac(k8s, namespace)

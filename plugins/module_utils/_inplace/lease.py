@@ -20,6 +20,7 @@ import uuid
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.window import parse_timestamp
 
 MICRO_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 _NAME_CHARS = re.compile(r"[^a-z0-9.-]+")
@@ -49,11 +50,8 @@ def parse_time(value):
     """A Kubernetes MicroTime (``2026-11-25T04:00:00.123456Z``) as an aware datetime, or ``None``."""
     if not value:
         return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
-        moment = datetime.datetime.fromisoformat(text)
+        moment = parse_timestamp(value)
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)

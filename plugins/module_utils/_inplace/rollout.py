@@ -29,6 +29,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch 
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan import plan_batches
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import diff_for, pod_entry, state_summary
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.window import parse_timestamp
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import (
     DONE,
     FAILED,
@@ -72,11 +73,8 @@ def parse_not_after(value):
     """An aware datetime from an ISO 8601 string with offset (``Z`` allowed), or ``None``."""
     if not value:
         return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
-        moment = datetime.datetime.fromisoformat(text)
+        moment = parse_timestamp(value)
     except ValueError:
         raise InplaceError("not_after %r is not an ISO 8601 date-time such as 2026-11-25T04:00:00+00:00" % value)
     if moment.tzinfo is None:

@@ -56,6 +56,17 @@ def parse_zone(name):
                           % name)
 
 
+def parse_timestamp(value):
+    """An ISO 8601 date-time (``Z`` allowed for UTC) as a datetime, naive if it has no offset.
+
+    Raises ``ValueError`` for anything else. The one parser of timestamps in the collection.
+    """
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    return datetime.datetime.fromisoformat(text)
+
+
 def parse_now(value):
     """``None`` (the real clock), an aware datetime, or an ISO 8601 string with offset."""
     if value is None or value == "":
@@ -63,11 +74,8 @@ def parse_now(value):
     if isinstance(value, datetime.datetime):
         moment = value
     else:
-        text = str(value).strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
         try:
-            moment = datetime.datetime.fromisoformat(text)
+            moment = parse_timestamp(value)
         except ValueError:
             raise WindowError("now %r is not an ISO 8601 date-time" % (value,))
     if moment.tzinfo is None:

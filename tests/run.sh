@@ -111,6 +111,12 @@ stage_collection() {
   # git would see: tracked ones plus untracked ones that .gitignore does not exclude (so
   # work-in-progress is tested too). Without git metadata we fall back to a filtered walk.
   local coll dest
+  if ! command -v rsync >/dev/null 2>&1; then
+    note "installing rsync (used to stage the collection)"
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsync >/dev/null 2>&1 \
+      || die "rsync is missing and could not be installed"
+  fi
   coll="$(collection_name)"
   dest="$BUILD/ansible_collections/$coll"
   rm -rf "$BUILD/ansible_collections"

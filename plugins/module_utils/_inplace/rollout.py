@@ -22,7 +22,6 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.inputs import check_batching, check_name, check_targets
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import (
     check_containers,
-    container_names,
     current_images,
     image_changes,
     image_patch,
@@ -323,8 +322,8 @@ class Rollout(object):
             self._batch_touched = []
             self._run_batch(index, len(batches), batch, workload, targets, by_name)
 
-        self._catch_up(workload, targets, by_name, plans, len(batches))
-        synced = self._sync_template(workload, targets, sync_wanted)
+        current = self._catch_up(workload, targets, by_name, plans, len(batches))
+        synced = self._sync_template(workload, targets, sync_wanted, current)
         if self.patched:
             self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
                                  "%d pods upgraded in place to %s" % (len(self.patched), _images_text(targets)))
@@ -336,10 +335,12 @@ class Rollout(object):
         Until the template is synced, the controller creates pods from the old template; they are found by a
         fresh discovery and upgraded in further batches of the same size, so the run ends with every live pod
         on the target images.
+
+        Returns the last discovery when nothing was written after it (for the template sync), else ``None``.
         """
         params = self.params
         if not self.patched:
-            return
+            return None
         catch_up = workload.owner and not params.get("pods") and not params.get("max_pods")
         known = set(p["pod"]["metadata"]["uid"] for p in plans)
         for dummy in range(rounds):
@@ -347,7 +348,7 @@ class Rollout(object):
             self._reconcile(fresh)
             new = [p for p in self._plan(fresh, targets) if p["pod"]["metadata"]["uid"] not in known and p["changes"]]
             if not new or not catch_up:
-                return
+                return fresh
             for plan in new:
                 known.add(plan["pod"]["metadata"]["uid"])
                 by_name[plan["name"]] = plan
@@ -359,6 +360,7 @@ class Rollout(object):
                 self._batch_touched = []
                 self._run_batch(done_batches + offset, count, batch, fresh, targets, by_name)
             done_batches = count
+        return None
 
     def _reconcile(self, workload):
         """Pods the report still lists but that are gone now (scale-down, eviction) are reported as vanished."""
@@ -385,8 +387,9 @@ class Rollout(object):
         deadline = time.monotonic() + 60
         outcomes = self._patch_many([(p["pod"], targets) for p in todo], deadline)
         problems = ["%s: %s" % (o["name"], o.get("reason")) for o in outcomes if o["result"] not in ("patched", "current")]
+        would_patch = set(p["name"] for p in todo)
         for plan in plans:
-            would = plan["name"] in set(p["name"] for p in todo)
+            would = plan["name"] in would_patch
             self.entries[plan["name"]] = pod_entry(plan["pod"], plan["changes"] if would else None, patched=would,
                                                    state="would_upgrade" if would else plan["status"], reason=plan["reason"])
         needs_sync = sync_wanted and template_needs_sync(workload, targets) and len(todo) == len(
@@ -581,10 +584,10 @@ class Rollout(object):
         self.rolled_back.extend(rolled)
         return rolled
 
-    def _sync_template(self, workload, targets, wanted):
+    def _sync_template(self, workload, targets, wanted, current=None):
         if not wanted:
             return False
-        fresh = self._discover() if self.patched or self.rolled_back else workload
+        fresh = current or (self._discover() if self.patched or self.rolled_back else workload)
         lagging = [p["metadata"]["name"] for p in fresh.pods if image_changes(p.get("spec", {}), targets)]
         if lagging:
             self.sync_steps_reason = "%d pods are not on the target images yet (%s)" % (
@@ -647,7 +650,3 @@ def _init_names(pod):
 
 def _images_text(targets):
     return ", ".join("%s=%s" % (k, v) for k, v in sorted((targets or {}).items()))
-
-
-def container_list(pod):
-    return container_names(pod.get("spec", {}))

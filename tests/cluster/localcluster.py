@@ -30,6 +30,7 @@ small reaper process stops them by pid if the owning process dies without cleani
 import argparse
 import atexit
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -39,6 +40,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -500,6 +502,31 @@ class LocalCluster:
                 f.seek(offset)
                 return b"watching pods" in f.read()
         self._wait("kubelet stand-in", watching, timeout, ["kubelet"])
+
+
+@contextlib.contextmanager
+def provided(state_env, prefix, nodes, start_delay, ready_delay, label="cluster"):
+    """The running cluster whose state dir the environment variable ``state_env`` names, or a new one in a
+    temp dir, stopped (and its state removed unless INPLACE_KEEP_STATE is set) when the block ends."""
+    state = os.environ.get(state_env)
+    if state:
+        attached = LocalCluster.attach(state)
+        down = [name for name, up in attached.running().items() if not up]
+        if down:
+            raise ClusterError("%s=%s: not running: %s" % (state_env, state, ", ".join(down)))
+        yield attached
+        return
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    started = LocalCluster(tmp, nodes=nodes, start_delay=start_delay, ready_delay=ready_delay)
+    started.start()
+    try:
+        yield started
+    finally:
+        started.stop()
+        if os.environ.get("INPLACE_KEEP_STATE"):
+            sys.stderr.write("%s state kept in %s\n" % (label, tmp))
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _reap(state_dir, parent):

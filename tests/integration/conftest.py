@@ -11,9 +11,7 @@ Helpers for tests live in tests/cluster/helpers.py (``from helpers import ...``)
 """
 
 import os
-import shutil
 import sys
-import tempfile
 import types
 import uuid
 
@@ -24,7 +22,7 @@ CLUSTER_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__fi
 if CLUSTER_DIR not in sys.path:
     sys.path.insert(0, CLUSTER_DIR)
 
-from localcluster import LocalCluster  # noqa: E402
+from localcluster import provided  # noqa: E402
 
 
 def pytest_configure(config):
@@ -41,27 +39,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def cluster():
-    state = os.environ.get("INPLACE_CLUSTER_STATE")
-    if state:
-        c = LocalCluster.attach(state)
-        down = [n for n, up in c.running().items() if not up]
-        if down:
-            pytest.fail("INPLACE_CLUSTER_STATE=%s: not running: %s" % (state, ", ".join(down)))
-        yield c
-        return
-    tmp = tempfile.mkdtemp(prefix="inplace-cluster-")
-    c = LocalCluster(tmp, nodes=int(os.environ.get("INPLACE_CLUSTER_NODES", "3")),
-                     start_delay=float(os.environ.get("INPLACE_START_DELAY", "1.0")),
-                     ready_delay=float(os.environ.get("INPLACE_READY_DELAY", "1.0")))
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
-        if os.environ.get("INPLACE_KEEP_STATE"):
-            sys.stderr.write("cluster state kept in %s\n" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with provided("INPLACE_CLUSTER_STATE", "inplace-cluster-", int(os.environ.get("INPLACE_CLUSTER_NODES", "3")),
+                  float(os.environ.get("INPLACE_START_DELAY", "1.0")),
+                  float(os.environ.get("INPLACE_READY_DELAY", "1.0"))) as shared:
+        yield shared
 
 
 def _clients(kubeconfig):

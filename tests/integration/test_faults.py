@@ -31,7 +31,7 @@ from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 
 from helpers import container, create_deployment, pod_is_ready, wait_for
-from localcluster import LocalCluster
+from localcluster import provided
 from module_helpers import (MODULE, NEW, OLD, THIRD, ReadinessWatcher, assert_clean_failure, live_pods,
                             normalised, run_module, snapshot, wait_deployment_settled)
 from playbook import (CALLBACK_DIR, CALLBACK_NAME, _ansible_playbook, _python_for, collections_path,
@@ -50,25 +50,8 @@ GATE = "inplace.test/healthy"
 
 @pytest.fixture(scope="module")
 def fault_cluster():
-    state = os.environ.get("INPLACE_FAULT_CLUSTER_STATE")
-    if state:
-        c = LocalCluster.attach(state)
-        down = [n for n, up in c.running().items() if not up]
-        if down:
-            pytest.fail("INPLACE_FAULT_CLUSTER_STATE=%s: not running: %s" % (state, ", ".join(down)))
-        yield c
-        return
-    tmp = tempfile.mkdtemp(prefix="inplace-faults-")
-    c = LocalCluster(tmp, nodes=2, start_delay=0.5, ready_delay=0.5)
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
-        if os.environ.get("INPLACE_KEEP_STATE"):
-            sys.stderr.write("fault cluster state kept in %s\n" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with provided("INPLACE_FAULT_CLUSTER_STATE", "inplace-faults-", 2, 0.5, 0.5, label="fault cluster") as own:
+        yield own
 
 
 @pytest.fixture(scope="module")

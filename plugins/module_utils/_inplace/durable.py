@@ -29,6 +29,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discov
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import image_changes, image_patch
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import wait_for_generation
 
 SYNC_ANNOTATION = "inplace.kubernetes.io/template-sync"
 REVISION_LABEL = "controller-revision-hash"
@@ -75,6 +76,7 @@ class TemplateSync(object):
         self.deadline = deadline
         self.steps = []
         self.path = api_path(self.kind, self.namespace, self.name)
+        self._restored = None
 
     def run(self):
         owner = self.workload.owner
@@ -97,7 +99,8 @@ class TemplateSync(object):
 
     def _verify_deployment(self):
         """After the sync the controller must still pick the same ReplicaSet: no new one, no pod recreated."""
-        deployment = self._wait_observed(self.kube.get(self.path).get("metadata", {}).get("generation", 0))
+        restored = self._restored or self.kube.get(self.path)
+        deployment = self._wait_observed(restored.get("metadata", {}).get("generation", 0), restored)
         uid = deployment["metadata"]["uid"]
         replicasets = [rs for rs in list_items(self.kube, "ReplicaSet", self.namespace, _owner_selector(deployment))
                        if owned_by(rs, set([uid]))]
@@ -134,7 +137,7 @@ class TemplateSync(object):
     def _restore(self, state):
         if self.kind == "Deployment":
             patch = {"metadata": {"annotations": {SYNC_ANNOTATION: None}}, "spec": {"paused": bool(state.get("paused"))}}
-            self.kube.merge_patch(self.path, patch, deadline=self.deadline)
+            self._restored = self.kube.merge_patch(self.path, patch, deadline=self.deadline)
             self.steps.append("restored spec.paused=%s" % bool(state.get("paused")))
             return
         ops = [{"op": "remove", "path": "/metadata/annotations/" + _escape(SYNC_ANNOTATION)},
@@ -166,15 +169,9 @@ class TemplateSync(object):
         self._patch_template(self.path, deployment, "Deployment " + self.name)
         self.replicaset = rs_name
 
-    def _wait_observed(self, minimum_generation):
-        while True:
-            owner = self.kube.get(self.path)
-            if owner.get("status", {}).get("observedGeneration", 0) >= minimum_generation:
-                return owner
-            if time.monotonic() > self.deadline:
-                raise InplaceError("%s %s/%s: the controller did not observe generation %s in time"
-                                   % (self.kind, self.namespace, self.name, minimum_generation))
-            time.sleep(0.2)
+    def _wait_observed(self, minimum_generation, current=None):
+        return wait_for_generation(self.kube, self.kind, self.namespace, self.name, minimum_generation, self.deadline,
+                                   current)
 
     def _label_pods(self, revision):
         pods = [p for p in list_items(self.kube, "Pod", self.namespace, _owner_selector(self.workload.owner))
@@ -194,7 +191,7 @@ class TemplateSync(object):
     def _statefulset(self):
         owner = self.kube.get(self.path)
         result = self._patch_template(self.path, owner, "StatefulSet " + self.name)
-        owner = self._wait_observed(result.get("metadata", {}).get("generation", 0))
+        owner = self._wait_observed(result.get("metadata", {}).get("generation", 0), result)
         revision = owner.get("status", {}).get("updateRevision")
         if not revision:
             raise InplaceError("StatefulSet %s/%s reports no updateRevision" % (self.namespace, self.name))
@@ -203,7 +200,7 @@ class TemplateSync(object):
     def _daemonset(self):
         owner = self.kube.get(self.path)
         result = self._patch_template(self.path, owner, "DaemonSet " + self.name)
-        owner = self._wait_observed(result.get("metadata", {}).get("generation", 0))
+        owner = self._wait_observed(result.get("metadata", {}).get("generation", 0), result)
         uid = owner["metadata"]["uid"]
         revisions = [r for r in list_items(self.kube, "ControllerRevision", self.namespace, _owner_selector(owner))
                      if owned_by(r, set([uid]))]

@@ -270,15 +270,27 @@ class Rollout(object):
         wanted = set(names)
         return dict((p["metadata"]["name"], p) for p in items if p["metadata"]["name"] in wanted)
 
-    def _wait(self, expectations, workload):
+    def _wait(self, expectations, workload, on_done=None):
         if not self.params.get("wait", True) or not expectations:
             return dict((e.name, None) for e in expectations)
         return wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300),
-                             selector=workload.selector, min_ready_seconds=self.params.get("min_ready_seconds") or 0)
+                             selector=workload.selector, min_ready_seconds=self.params.get("min_ready_seconds") or 0,
+                             on_done=on_done)
+
+    def _upgraded(self, targets):
+        """The ``on_done`` of a batch's wait: the pod's Event is queued the moment the pod is seen done."""
+        message = "containers restarted in place on %s" % _images_text(targets)
+        return lambda name, pod: self.recorder.record(pod, "Pod", events.POD_UPGRADED, message)
 
     # -- the run ----------------------------------------------------------------------------
 
     def run(self):
+        try:
+            return self._run()
+        finally:
+            self.recorder.close()
+
+    def _run(self):
         params = self.params
         workload = self._discover()
         if workload.owner and pending_sync(workload.owner) and not self.check_mode:
@@ -314,7 +326,7 @@ class Rollout(object):
             # Pods a previous run patched, still restarting: wait for them before touching more.
             outcomes = self._wait([Expectation(p["name"], p["pod"]["metadata"]["uid"], targets,
                                                init_names=_init_names(p["pod"])) for p in in_progress], workload)
-            self._settle(outcomes, [p["name"] for p in in_progress], workload, targets, {}, "in_progress")
+            self._settle(outcomes, [p["name"] for p in in_progress], "in_progress")
         for index, batch in enumerate(batches):
             if index and params.get("pause_seconds"):
                 time.sleep(params["pause_seconds"])
@@ -485,11 +497,11 @@ class Rollout(object):
                                                state=outcome["result"], reason=outcome["reason"])
                 errors.append("%s: %s" % (name, outcome["reason"]))
         self._batch_touched.extend(touched)
-        waited = self._wait(expectations, workload)
-        failed = self._settle(waited, [e.name for e in expectations], workload, targets, baselines, "upgraded")
+        waited = self._wait(expectations, workload, on_done=self._upgraded(targets))
+        failed = self._settle(waited, [e.name for e in expectations], "upgraded")
         return failed + errors
 
-    def _settle(self, outcomes, names, workload, targets, baselines, done_state):
+    def _settle(self, outcomes, names, done_state):
         failed = []
         batch_failed = any(o is not None and o.state == FAILED for o in outcomes.values())
         for name in names:
@@ -505,9 +517,6 @@ class Rollout(object):
                 entry = fresh_entry
             if outcome.state == DONE:
                 entry.update(state=done_state, reason="")
-                if done_state == "upgraded":
-                    self.recorder.record(pod, "Pod", events.POD_UPGRADED, "containers restarted in place on %s" % (
-                        _images_text(targets)))
             elif outcome.state == VANISHED:
                 entry.update(state="vanished", reason=outcome.reason)
             elif outcome.state == FAILED:

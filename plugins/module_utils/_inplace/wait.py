@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import WatchExpired, api_path
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.images import same_image
 
 FAIL_FAST_REASONS = frozenset([
@@ -131,13 +131,15 @@ class Outcome(object):
 
 
 def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready_seconds=0,
-                  clock=time.monotonic, fail_fast=True):
+                  clock=time.monotonic, fail_fast=True, on_done=None):
     """Watch pods until every expectation is met, one fails (``fail_fast``), or ``timeout``.
 
     Returns ``{pod name: Outcome}``; never raises on a timeout (the caller reports what is
     pending and why). A pod that is deleted, or replaced by a pod of the same name with
-    another uid, is ``vanished``.
+    another uid, is ``vanished``. ``on_done(name, pod)`` is called once per pod, as soon as
+    it is seen done, while the others are still awaited.
     """
+    announced = set()
     expected = dict((e.name, e) for e in expectations)
     outcomes = dict((name, Outcome(PENDING, "not seen yet")) for name in expected)
     if not expected:
@@ -167,6 +169,9 @@ def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready
         elif state != DONE:
             outcome.ready_since = None
         outcome.state, outcome.reason = state, reason
+        if state == DONE and on_done is not None and name not in announced:
+            announced.add(name)
+            on_done(name, pod)
 
     def settled():
         if fail_fast and any(o.state == FAILED for o in outcomes.values()):
@@ -224,3 +229,35 @@ def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready
                 raise
             time.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+
+def observed(obj, minimum_generation):
+    """Whether the controller has seen ``minimum_generation`` of ``obj`` (``status.observedGeneration``)."""
+    return ((obj or {}).get("status") or {}).get("observedGeneration", 0) >= minimum_generation
+
+
+def wait_for_generation(kube, kind, namespace, name, minimum_generation, deadline, current=None):
+    """The workload once its controller has observed ``minimum_generation``; watched, not polled.
+
+    ``current`` is the object as last read or written (its resourceVersion starts the watch).
+    Raises :class:`InplaceError` when the object is deleted or ``deadline`` (monotonic) passes.
+    """
+    what = "%s %s/%s" % (kind, namespace, name)
+    obj = current or kube.get(api_path(kind, namespace, name), deadline=deadline)
+    while not observed(obj, minimum_generation):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise InplaceError("%s: the controller did not observe generation %s in time" % (what, minimum_generation))
+        query = {"fieldSelector": "metadata.name=" + name,
+                 "resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
+        try:
+            for kind_seen, seen in kube.watch(api_path(kind, namespace), query, min(remaining, 60)):
+                if kind_seen == "DELETED":
+                    raise InplaceError("%s was deleted while waiting for its controller" % what)
+                if kind_seen in ("ADDED", "MODIFIED"):
+                    obj = seen
+                    if observed(obj, minimum_generation):
+                        return obj
+        except WatchExpired:
+            obj = kube.get(api_path(kind, namespace, name), deadline=deadline)
+    return obj

@@ -379,3 +379,95 @@ def test_transient_error_at_the_deadline_returns(clock):
     kube = FakeKube(clock, [[pod()], ApiError("unavailable", status=503)], [[30, WatchExpired()]])
     outcomes = wait_for_pods(kube, "ns", [expect()], 30, clock=clock)
     assert outcomes["web-0"].state == PENDING
+
+
+def test_on_done_is_called_once_per_pod_as_soon_as_it_is_done(clock):
+    calls = []
+    kube = FakeKube(clock, [[upgraded(), pod("web-1", "uid-1")]],
+                    [[("MODIFIED", upgraded(rv="101")), ("MODIFIED", upgraded("web-1", "uid-1", rv="102"))]])
+    outcomes = wait_for_pods(kube, "ns", [expect(), expect("web-1", "uid-1")], 60, clock=clock,
+                             on_done=lambda name, seen: calls.append((name, seen["metadata"]["uid"], len(kube.watch_queries))))
+    assert outcomes["web-0"].state == DONE and outcomes["web-1"].state == DONE
+    # web-0 is announced from the list, before any watch; web-1 from the watch; neither twice.
+    assert calls == [("web-0", "uid-0", 0), ("web-1", "uid-1", 1)]
+
+
+def test_on_done_is_not_called_for_failed_or_vanished_pods(clock):
+    calls = []
+    failing = pod(statuses=[status(image=NEW, cid="c://new", ready=False, state={"waiting": {"reason": "ErrImagePull"}})])
+    kube = FakeKube(clock, [[pod(), pod("web-1", "uid-1")]], [[("DELETED", pod("web-1", "uid-1")), ("MODIFIED", failing)]])
+    wait_for_pods(kube, "ns", [expect(), expect("web-1", "uid-1")], 60, clock=clock,
+                  on_done=lambda name, seen: calls.append(name))
+    assert calls == []
+
+
+def test_on_done_waits_for_min_ready_seconds(clock):
+    calls = []
+    kube = FakeKube(clock, [[upgraded()]], [[5, ("MODIFIED", upgraded(rv="101"))]])
+    outcomes = wait_for_pods(kube, "ns", [expect()], 60, clock=clock, min_ready_seconds=3,
+                             on_done=lambda name, seen: calls.append((name, clock())))
+    assert outcomes["web-0"].state == DONE
+    assert calls == [("web-0", 1005.0)]
+
+
+# --- waiting for a controller to observe a generation -------------------------------------------
+
+class GenerationKube(object):
+    """``get`` returns the next object; ``watch`` plays the next script (an exception is raised)."""
+
+    def __init__(self, gets, watches=()):
+        self.gets = list(gets)
+        self.watches = list(watches)
+        self.get_calls = 0
+        self.watch_queries = []
+
+    def get(self, path, query=None, deadline=None):
+        self.get_calls += 1
+        return self.gets.pop(0)
+
+    def watch(self, path, query, timeout_seconds):
+        self.watch_queries.append((path, dict(query)))
+        for event in self.watches.pop(0):
+            if isinstance(event, Exception):
+                raise event
+            yield event
+
+
+def deployment(generation, observed, rv="1"):
+    return {"metadata": {"name": "web", "generation": generation, "resourceVersion": rv},
+            "status": {"observedGeneration": observed}}
+
+
+def test_generation_already_observed_needs_no_watch():
+    kube = GenerationKube([])
+    current = deployment(3, 3)
+    assert wait.wait_for_generation(kube, "Deployment", "ns", "web", 3, wait.time.monotonic() + 60, current) is current
+    assert kube.get_calls == 0 and kube.watch_queries == []
+
+
+def test_generation_is_watched_from_the_current_resource_version():
+    kube = GenerationKube([], [[("MODIFIED", deployment(3, 2, rv="5")), ("MODIFIED", deployment(3, 3, rv="6"))]])
+    seen = wait.wait_for_generation(kube, "Deployment", "ns", "web", 3, wait.time.monotonic() + 60, deployment(3, 2, rv="4"))
+    assert seen["metadata"]["resourceVersion"] == "6"
+    assert kube.watch_queries == [("/apis/apps/v1/namespaces/ns/deployments",
+                                   {"fieldSelector": "metadata.name=web", "resourceVersion": "4"})]
+
+
+def test_generation_watch_expired_reads_again():
+    kube = GenerationKube([deployment(3, 3, rv="9")], [[WatchExpired()]])
+    seen = wait.wait_for_generation(kube, "StatefulSet", "ns", "web", 3, wait.time.monotonic() + 60, deployment(3, 2))
+    assert seen["metadata"]["resourceVersion"] == "9" and kube.get_calls == 1
+
+
+def test_generation_owner_deleted_is_an_error():
+    kube = GenerationKube([], [[("DELETED", deployment(3, 2))]])
+    with pytest.raises(wait.InplaceError) as exc:
+        wait.wait_for_generation(kube, "DaemonSet", "ns", "web", 3, wait.time.monotonic() + 60, deployment(3, 2))
+    assert "DaemonSet ns/web was deleted" in exc.value.msg
+
+
+def test_generation_not_observed_by_the_deadline():
+    kube = GenerationKube([deployment(3, 2)])
+    with pytest.raises(wait.InplaceError) as exc:
+        wait.wait_for_generation(kube, "Deployment", "ns", "web", 3, wait.time.monotonic() - 1)
+    assert "did not observe generation 3" in exc.value.msg

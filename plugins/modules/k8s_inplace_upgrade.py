@@ -87,6 +87,8 @@ options:
         window. A batch is started only before it; once it has passed, the module stops between batches (every pod
         on either the old or the new images, and Ready) and fails with a message that starts with
         C(maintenance window closed), with RV(window_closed=true) and the pods RV(left).
+      - Pods that appear during the run (replacements, scale-up from the old template) are upgraded in further
+        batches of the same size, after the same O(pause_seconds) and only before O(not_after) as well.
     type: str
   rollback:
     description:

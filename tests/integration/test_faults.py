@@ -379,6 +379,38 @@ def test_workload_scaled_up_and_down_mid_run(fk8s, fault_cluster, fns):
     assert_report_matches_cluster(fk8s, fns, result)
 
 
+def test_pods_appearing_mid_run_wait_for_the_pause_and_respect_the_window(fk8s, fault_cluster, fns):
+    """A pod created mid-run (scale-up, from the old template) is caught up in a further batch, and that batch
+    obeys the same pause and maintenance window as the planned ones: here the window closes during the pause
+    before it, so the run stops with the newcomer left on the old image and the template not synced."""
+    before = deployment(fk8s, fns, 2)
+    not_after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=20)
+    # Batch 1 at ~0 s, pause 12 s, batch 2 at ~12-15 s (window open), pause 12 s, catch-up batch at ~24-27 s.
+    run = Background([module_task(upgrade_args(fns, batch_size=1, pause_seconds=12, not_after=not_after.isoformat()))],
+                     fault_cluster.admin_kubeconfig)
+    try:
+        wait_until_patched(fk8s, fns, 1)
+        fk8s.apps.patch_namespaced_deployment_scale("web", fns, {"spec": {"replicas": 3}})
+        rc = run.wait(240)
+        result = run.result("upgrade")
+        output = run.output()
+    finally:
+        run.close()
+
+    newcomers = sorted(set(p.metadata.name for p in live_pods(fk8s, fns, SEL)) - set(before))
+    assert len(newcomers) == 1, newcomers
+    assert rc != 0 and result.get("window_closed") is True, "the catch-up batch ignored not_after:\n%s" % output[-4000:]
+    assert result["left"] == newcomers, result["left"]
+    assert "maintenance window closed" in result["msg"] and "before batch 3/3" in result["msg"], result["msg"]
+    assert sorted(result["patched"]) == sorted(before)
+    assert result["template_synced"] is False
+    snap = wait_all_ready(fk8s, fns, [OLD, NEW], 3)
+    assert snap[newcomers[0]]["specImages"]["app"] == OLD
+    assert all(snap[name]["specImages"]["app"] == NEW for name in before)
+    dep = read_deployment(fk8s, fns)
+    assert dep.spec.template.spec.containers[0].image == OLD and not dep.spec.paused
+
+
 # -- a concurrent writer ------------------------------------------------------------------------------------
 
 

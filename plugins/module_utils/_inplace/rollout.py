@@ -327,26 +327,32 @@ class Rollout(object):
             outcomes = self._wait([Expectation(p["name"], p["pod"]["metadata"]["uid"], targets,
                                                init_names=_init_names(p["pod"])) for p in in_progress], workload)
             self._settle(outcomes, [p["name"] for p in in_progress], "in_progress")
-        for index, batch in enumerate(batches):
-            if index and params.get("pause_seconds"):
-                time.sleep(params["pause_seconds"])
-            self._check_window(index, batches, workload, plans, template_before, targets)
-            self._batch_touched = []
-            self._run_batch(index, len(batches), batch, workload, targets, by_name)
+        self._run_batches(batches, 0, len(batches), workload, targets, by_name, plans, template_before)
 
-        current = self._catch_up(workload, targets, by_name, plans, len(batches))
+        current = self._catch_up(workload, targets, by_name, plans, len(batches), template_before)
         synced = self._sync_template(workload, targets, sync_wanted, current)
         if self.patched:
             self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
                                  "%d pods upgraded in place to %s" % (len(self.patched), _images_text(targets)))
         return self._result(result, plans, synced, template_before, targets, changed=bool(self.patched or self.sync_steps))
 
-    def _catch_up(self, workload, targets, by_name, plans, done_batches, rounds=3):
+    def _run_batches(self, batches, done, count, workload, targets, by_name, plans, template_before):
+        """Batches ``done + 1 .. done + len(batches)`` of ``count``: pause between batches, stop when the
+        maintenance window has closed, then patch and wait."""
+        for offset, batch in enumerate(batches):
+            index = done + offset
+            if index and self.params.get("pause_seconds"):
+                time.sleep(self.params["pause_seconds"])
+            self._check_window(index, count, batches[offset:], workload, plans, template_before, targets)
+            self._batch_touched = []
+            self._run_batch(index, count, batch, workload, targets, by_name)
+
+    def _catch_up(self, workload, targets, by_name, plans, done_batches, template_before, rounds=3):
         """Upgrade pods that appeared during the run (replacements, scale-up) before the template sync.
 
         Until the template is synced, the controller creates pods from the old template; they are found by a
-        fresh discovery and upgraded in further batches of the same size, so the run ends with every live pod
-        on the target images.
+        fresh discovery and upgraded in further batches of the same size (with the same pause and the same
+        maintenance window), so the run ends with every live pod on the target images.
 
         Returns the last discovery when nothing was written after it (for the template sync), else ``None``.
         """
@@ -368,9 +374,7 @@ class Rollout(object):
                                                        reason="appeared during the run")
             extra = plan_batches([p["name"] for p in new], params.get("batch_size"), None, total=len(fresh.pods))
             count = done_batches + len(extra)
-            for offset, batch in enumerate(extra):
-                self._batch_touched = []
-                self._run_batch(done_batches + offset, count, batch, fresh, targets, by_name)
+            self._run_batches(extra, done_batches, count, fresh, targets, by_name, plans, template_before)
             done_batches = count
         return None
 
@@ -382,17 +386,17 @@ class Rollout(object):
                 entry["reason"] = "pod was deleted during the run (it was %s)" % entry["state"]
                 entry["state"] = "vanished"
 
-    def _check_window(self, index, batches, workload, plans, template_before, targets):
+    def _check_window(self, index, count, left_batches, workload, plans, template_before, targets):
         not_after = parse_not_after(self.params.get("not_after"))
         if not_after is None or datetime.datetime.now(datetime.timezone.utc) < not_after:
             return
-        left = [name for batch in batches[index:] for name in batch]
+        left = [name for batch in left_batches for name in batch]
         result = self._result({"owner": self._owner_summary(workload), "targets": targets}, plans, False,
                               template_before, targets, changed=bool(self.patched))
         result["window_closed"] = True
         result["left"] = left
         raise InplaceError("maintenance window closed (not_after %s) before batch %d/%d: stopped between batches, "
-                           "%d pods left on the old images: %s" % (self.params["not_after"], index + 1, len(batches),
+                           "%d pods left on the old images: %s" % (self.params["not_after"], index + 1, count,
                                                                    len(left), ", ".join(left)), **result)
 
     def _check_run(self, workload, targets, plans, todo, batches, result, sync_wanted, template_before):

@@ -270,7 +270,7 @@ OWNED_CONDITIONS = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
 
 
 class Kubelet:
-    def __init__(self, api_client, nodes, start_delay=1.0, ready_delay=1.0, writers=4):
+    def __init__(self, api_client, nodes, start_delay=1.0, ready_delay=1.0, writers=4, sandbox_delay=0.0):
         from kubernetes import client
         self.api_client = api_client
         self.core = client.CoreV1Api(api_client)
@@ -278,6 +278,10 @@ class Kubelet:
         self.node_index = {n: i for i, n in enumerate(self.nodes)}
         self.start_delay = float(start_delay)
         self.ready_delay = float(ready_delay)
+        # What a real kubelet spends on a *new* pod before its first container is created: the pod
+        # sandbox, its network (CNI) and its volume mounts. A container restart in place reuses all of
+        # them, so only new pods wait for it (0 = a new pod is as cheap as a restart).
+        self.sandbox_delay = float(sandbox_delay)
         self.events = queue.Queue()
         self.timers = []
         self.seq = itertools.count()
@@ -456,15 +460,13 @@ class Kubelet:
             return ps
         if not adopted:
             LOG.info("%s: new pod on %s, ip %s", ps.key(), node, ip)
-            if ps.init:
-                for c, cspec in zip(ps.init + ps.ctrs, spec["initContainers"] + spec["containers"]):
-                    c.image = cspec.get("image")
-                    c.reason = "PodInitializing"
-                self.begin(ps, ps.init[0], spec["initContainers"][0].get("image"))
-            else:
-                ps.init_done = True
-                for c, cspec in zip(ps.ctrs, spec["containers"]):
-                    self.begin(ps, c, cspec.get("image"))
+            if self.sandbox_delay > 0:
+                for c, cspec in zip(ps.init + ps.ctrs, (spec.get("initContainers") or []) + spec["containers"]):
+                    c.image, c.kind, c.state = cspec.get("image"), classify_image(cspec.get("image")), "waiting"
+                    c.reason = "PodInitializing" if ps.init else "ContainerCreating"
+                self.at(self.sandbox_delay, ps, None, "sandbox")
+                return ps
+            self.start_containers(ps, spec)
             return ps
         LOG.info("%s: adopting running pod on %s, ip %s", ps.key(), node, ip)
         for lst, olds, specs in ((ps.init, old_init, spec.get("initContainers") or []),
@@ -484,6 +486,21 @@ class Kubelet:
                         c.restart_count -= 1  # already counted when it ended
                     self.begin(ps, c, c.image)
         return ps
+
+    def start_containers(self, ps, spec=None):
+        """Start a new pod's containers (its init containers first), on the images of ``spec`` or,
+        after the sandbox delay, on the images its containers hold by then (patched meanwhile)."""
+        if ps.init:
+            for c, cspec in zip(ps.init + ps.ctrs, (spec["initContainers"] + spec["containers"]) if spec else
+                                [None] * (len(ps.init) + len(ps.ctrs))):
+                if cspec is not None:
+                    c.image = cspec.get("image")
+                c.reason = "PodInitializing"
+            self.begin(ps, ps.init[0], ps.init[0].image)
+        else:
+            ps.init_done = True
+            for c, cspec in zip(ps.ctrs, spec["containers"] if spec else [None] * len(ps.ctrs)):
+                self.begin(ps, c, cspec.get("image") if cspec is not None else c.image)
 
     def adopt_container(self, ps, c, cs, spec_image):
         if not cs:
@@ -544,6 +561,10 @@ class Kubelet:
     def fire(self, ps, c, action):
         if action == "kill":
             self.kill(ps)
+            return
+        if action == "sandbox":
+            if not ps.deleting:
+                self.start_containers(ps)
             return
         if action == "pulled":
             if c.kind == PULLFAIL:
@@ -819,8 +840,8 @@ class Kubelet:
                     for i in range(self.nwriters)]
         for t in threads:
             t.start()
-        LOG.info("watching pods of %d nodes (start delay %.2fs, ready delay %.2fs)",
-                 len(self.nodes), self.start_delay, self.ready_delay)
+        LOG.info("watching pods of %d nodes (start delay %.2fs, ready delay %.2fs, sandbox delay %.2fs)",
+                 len(self.nodes), self.start_delay, self.ready_delay, self.sandbox_delay)
         while not self.stopping.is_set():
             timeout = 1.0
             if self.timers:
@@ -888,6 +909,9 @@ def main(argv=None):
     p.add_argument("--start-delay", type=float, default=1.0)
     p.add_argument("--ready-delay", type=float, default=1.0)
     p.add_argument("--writers", type=int, default=4)
+    p.add_argument("--sandbox-delay", type=float, default=0.0,
+                   help="seconds a new pod waits before its first container is created (sandbox, network, "
+                        "volumes); restarts in place do not pay it")
     args = p.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname).1s %(message)s")
@@ -897,7 +921,7 @@ def main(argv=None):
     config.load_kube_config(config_file=args.kubeconfig, client_configuration=cfg)
     cfg.connection_pool_maxsize = args.writers + 4
     api = client.ApiClient(cfg)
-    kl = Kubelet(api, node_names(args.nodes), args.start_delay, args.ready_delay, args.writers)
+    kl = Kubelet(api, node_names(args.nodes), args.start_delay, args.ready_delay, args.writers, args.sandbox_delay)
 
     def stop(signum, frame):
         LOG.info("signal %d, exiting", signum)

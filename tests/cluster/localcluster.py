@@ -153,12 +153,13 @@ def kubeconfig(server, ca_file, user, token):
 class LocalCluster:
     """See the module docstring. All state lives in state_dir (cluster.json describes it)."""
 
-    def __init__(self, state_dir, nodes=3, start_delay=1.0, ready_delay=1.0):
+    def __init__(self, state_dir, nodes=3, start_delay=1.0, ready_delay=1.0, sandbox_delay=0.0):
         self.state_dir = os.path.abspath(state_dir)
         self.node_count = nodes
         self.nodes = ["inplace-node-%d" % i for i in range(nodes)]
         self.start_delay = float(start_delay)
         self.ready_delay = float(ready_delay)
+        self.sandbox_delay = float(sandbox_delay)
         self.pids = {}
         self.argv = {}
         self.ports = {}
@@ -182,7 +183,7 @@ class LocalCluster:
             "admin_kubeconfig": self.admin_kubeconfig, "user_kubeconfig": self.user_kubeconfig,
             "admin_token": self.admin_token, "user_token": self.user_token,
             "nodes": self.nodes, "start_delay": self.start_delay, "ready_delay": self.ready_delay,
-            "ports": self.ports, "pids": self.pids, "argv": self.argv,
+            "sandbox_delay": self.sandbox_delay, "ports": self.ports, "pids": self.pids, "argv": self.argv,
             "logs": {n: self._log(n) for n in COMPONENTS},
         }, indent=2) + "\n")
 
@@ -193,7 +194,7 @@ class LocalCluster:
         with open(os.path.join(state_dir, "cluster.json")) as f:
             d = json.load(f)
         c = cls(state_dir, nodes=len(d["nodes"]), start_delay=d["start_delay"],
-                ready_delay=d["ready_delay"])
+                ready_delay=d["ready_delay"], sandbox_delay=d.get("sandbox_delay", 0.0))
         c.nodes = d["nodes"]
         for k in ("server", "admin_token", "user_token", "ports", "argv"):
             setattr(c, k, d[k])
@@ -359,6 +360,7 @@ class LocalCluster:
             sys.executable, os.path.join(HERE, "kubelet.py"),
             "--kubeconfig", self.admin_kubeconfig, "--nodes", ",".join(self.nodes),
             "--start-delay", str(self.start_delay), "--ready-delay", str(self.ready_delay),
+            "--sandbox-delay", str(self.sandbox_delay),
         ]
 
     def _write_kubeconfigs(self):
@@ -484,7 +486,7 @@ class LocalCluster:
         self._spawn("kube-apiserver")
         self._wait("kube-apiserver /readyz", self._apiserver_ready, timeout, ["kube-apiserver"])
 
-    def restart_kubelet(self, start_delay=None, ready_delay=None, timeout=30):
+    def restart_kubelet(self, start_delay=None, ready_delay=None, timeout=30, sandbox_delay=None):
         """Restart the kubelet stand-in, optionally with new delays. Running containers are
         adopted from the pod status, not restarted (as with a real kubelet restart)."""
         self._stop_one("kubelet")
@@ -492,6 +494,8 @@ class LocalCluster:
             self.start_delay = float(start_delay)
         if ready_delay is not None:
             self.ready_delay = float(ready_delay)
+        if sandbox_delay is not None:
+            self.sandbox_delay = float(sandbox_delay)
         self._kubelet_argv()
         log = self._log("kubelet")
         offset = os.path.getsize(log) if os.path.exists(log) else 0
@@ -560,6 +564,8 @@ def main(argv=None):
     up.add_argument("--nodes", type=int, default=3)
     up.add_argument("--start-delay", type=float, default=1.0)
     up.add_argument("--ready-delay", type=float, default=1.0)
+    up.add_argument("--sandbox-delay", type=float, default=0.0,
+                    help="seconds a new pod waits for its sandbox before its containers start")
     for name in ("down", "status"):
         sp = sub.add_parser(name)
         sp.add_argument("--state-dir", required=True)
@@ -573,7 +579,7 @@ def main(argv=None):
         return 0
     if args.cmd == "up":
         c = LocalCluster(args.state_dir, nodes=args.nodes, start_delay=args.start_delay,
-                         ready_delay=args.ready_delay)
+                         ready_delay=args.ready_delay, sandbox_delay=args.sandbox_delay)
         try:
             c.start(background=True)
         except ClusterError as e:

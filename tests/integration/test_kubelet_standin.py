@@ -198,3 +198,26 @@ def test_pod_ip_unique_and_stable_across_kubelet_restart(k8s, cluster, namespace
         if name != "p0":
             assert container_status(p, "app").container_id == cid
             assert container_status(p, "app").restart_count == 0
+
+
+def test_sandbox_delay_holds_new_pods_but_not_restarts_in_place(k8s, cluster, namespace):
+    """SANDBOX_DELAY is paid by a new pod before its first container, never by a container restarted in
+    place: with a delay far longer than the test, a running pod restarts onto a new image and is Ready
+    again while a pod created before the patch is still waiting for its sandbox."""
+    create_pod(k8s, namespace, "old", containers=[container("app", GOOD)], wait=False)
+    wait_for(pod_when(k8s, namespace, "old", pod_is_ready))
+    cluster.restart_kubelet(sandbox_delay=600)
+    try:
+        create_pod(k8s, namespace, "new", containers=[container("app", GOOD)], wait=False)
+        fresh = wait_for(pod_when(k8s, namespace, "new", lambda p: waiting_reason(p, "app") == "ContainerCreating"))
+        assert fresh.status.pod_ip and container_status(fresh, "app").container_id is None
+        patch_container_image(k8s, namespace, "old", 0, GOOD2)
+        wait_for(pod_when(k8s, namespace, "old", lambda p: upgraded(p, "app", GOOD2_NORMALISED) and pod_is_ready(p)))
+        fresh = read_pod(k8s, namespace, "new")
+        assert waiting_reason(fresh, "app") == "ContainerCreating" and not pod_is_ready(fresh)
+        assert container_status(fresh, "app").container_id is None
+        # An image patched during the sandbox wait is the one the container starts on.
+        patch_container_image(k8s, namespace, "new", 0, GOOD2)
+    finally:
+        cluster.restart_kubelet(sandbox_delay=0)
+    wait_for(pod_when(k8s, namespace, "new", lambda p: upgraded(p, "app", GOOD2_NORMALISED) and pod_is_ready(p)))

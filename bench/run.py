@@ -566,10 +566,11 @@ class Bench:
         self.coll_path = collections_path(self.tmp)
         if "core" in a.scenarios:
             self.bench_venv = ensure_bench_venv()
-        log("starting the local control plane: %d nodes, start delay %.2fs, ready delay %.2fs"
-            % (a.nodes, a.start_delay, a.ready_delay))
+        log("starting the local control plane: %d nodes, start delay %.2fs, ready delay %.2fs, "
+            "sandbox delay %.2fs" % (a.nodes, a.start_delay, a.ready_delay, a.sandbox_delay))
         self.cluster = LocalCluster(os.path.join(self.tmp, "cluster"), nodes=a.nodes,
-                                    start_delay=a.start_delay, ready_delay=a.ready_delay)
+                                    start_delay=a.start_delay, ready_delay=a.ready_delay,
+                                    sandbox_delay=a.sandbox_delay)
         self.cluster.start()
         log("control plane up in %.1fs (%s)" % (self.cluster.startup_seconds, self.cluster.server))
         cfg = client.Configuration()
@@ -855,6 +856,7 @@ class Bench:
         delay = a.start_delay + a.ready_delay
         if scenario == "rolling":
             batches = rolling_waves(n)
+            delay += a.sandbox_delay  # every wave starts new pods, which wait for their sandbox
         elif scenario == "role":
             batches = role_batches(n)
         else:
@@ -1024,8 +1026,9 @@ def report(bench, started, finished):
       "machine at start: %d (anything else running shares the 2 cores and skews wall times)" % (
           bench.load_start, os.getloadavg()[0], bench.other_apiservers))
     w("- Local control plane: %d simulated nodes (kubelet stand-in, 500 pods allocatable each), "
-      "container **start delay %.2f s, readiness delay %.2f s** (one restart = %.2f s)" % (
-          a.nodes, a.start_delay, a.ready_delay, delay))
+      "container **start delay %.2f s, readiness delay %.2f s** (one restart = %.2f s), "
+      "**sandbox delay %.2f s** (paid by new pods only, so by the rolling update and not by a "
+      "restart in place)" % (a.nodes, a.start_delay, a.ready_delay, delay, a.sandbox_delay))
     for k, v in bench.versions.items():
         w("- %s: %s" % (k, v))
     w("- Images: %s -> %s, one container per pod, terminationGracePeriodSeconds 1" % (
@@ -1052,7 +1055,8 @@ def report(bench, started, finished):
     w("`limit` = batches x (start + readiness delay): 1 batch for (2), (3), (5); "
       "ceil(N / ceil(25% N)) for (4); for (1) the waves of pod starts that a 25%/25% rolling "
       "update needs in the deployment controller's own arithmetic (instant controllers, every new "
-      "pod up after exactly one start + readiness delay; old pods' termination not counted).")
+      "pod up after exactly one sandbox + start + readiness delay; old pods' termination not "
+      "counted).")
     extra = [r for r in bench.rows if "wall" in r]
     if extra:
         w("")
@@ -1215,6 +1219,10 @@ def parse_args(argv):
     p.add_argument("--nodes", type=int, default=10)
     p.add_argument("--start-delay", type=float, default=1.0)
     p.add_argument("--ready-delay", type=float, default=1.0)
+    p.add_argument("--sandbox-delay", type=float, default=0.0,
+                   help="seconds a new pod waits for its sandbox (network, volumes) before its "
+                        "containers start; paid by the rolling update's new pods, never by a restart "
+                        "in place (default 0: a new pod is as cheap as a restart)")
     p.add_argument("--timeout", type=int, default=600, help="per scenario, seconds")
     p.add_argument("--no-direct", action="store_true",
                    help="skip the extra module run without the proxy (overhead target, N=100)")

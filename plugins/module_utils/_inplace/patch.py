@@ -74,16 +74,20 @@ def image_changes(spec, targets):
     return changes
 
 
-def image_patch(spec, targets, prefix="/spec"):
+def image_patch(spec, targets, prefix="/spec", uid=None):
     """Build the guarded JSON patch that sets ``targets`` on ``spec`` found at ``prefix``.
 
     Returns ``(patch, changes)``; ``patch`` is a :class:`jsonpatch.JsonPatch` (empty when nothing
-    differs). The patch is applied to a copy of ``spec`` before it is returned, so a patch that
-    could not apply to what was read is never sent.
+    differs). With ``uid``, the patch first tests ``/metadata/uid``: a pod deleted and re-created
+    under the same name (a StatefulSet's) is refused by the API server, never patched by mistake.
+    The patch is applied to a copy of ``spec`` before it is returned, so a patch that could not
+    apply to what was read is never sent.
     """
     check_containers(spec, targets)
     changes = image_changes(spec, targets)
     ops = []
+    if changes and uid:
+        ops.append({"op": "test", "path": "/metadata/uid", "value": uid})
     for change in changes:
         key, index = locate(spec, change["name"])
         path = "%s/%s/%d" % (prefix, key, index)
@@ -93,6 +97,8 @@ def image_patch(spec, targets, prefix="/spec"):
     patch = jsonpatch.JsonPatch(ops)
     if ops:
         document = _nest(prefix, copy.deepcopy(spec))
+        if uid:
+            document.setdefault("metadata", {})["uid"] = uid
         patch.apply(document)
     return patch, changes
 

@@ -228,7 +228,7 @@ class Rollout(object):
         name = pod["metadata"]["name"]
         path = api_path("Pod", self.namespace, name)
         try:
-            patch, changes = image_patch(pod.get("spec", {}), targets)
+            patch, changes = image_patch(pod.get("spec", {}), targets, uid=pod["metadata"].get("uid"))
         except InplaceError as exc:
             return {"name": name, "result": "error", "reason": exc.msg, "pod": pod, "changes": []}
         if not changes:
@@ -243,7 +243,10 @@ class Rollout(object):
                 if exc.status == 404:
                     return {"name": name, "result": "vanished", "reason": "pod was deleted", "pod": pod, "changes": changes}
                 raise
-            if fresh["metadata"].get("uid") == pod["metadata"].get("uid") and not image_changes(fresh.get("spec", {}), targets):
+            if fresh["metadata"].get("uid") != pod["metadata"].get("uid"):
+                return {"name": name, "result": "vanished", "pod": pod, "changes": changes,
+                        "reason": "pod was deleted (a new pod of the same name replaced it)"}
+            if not image_changes(fresh.get("spec", {}), targets):
                 return {"name": name, "result": "patched", "pod": fresh, "changes": changes,
                         "reason": "already set to the target by someone else"}
             now = current_images(fresh.get("spec", {}))
@@ -467,31 +470,22 @@ class Rollout(object):
     def _run_chunk(self, batch, workload, targets, by_name):
         params = self.params
         deadline = time.monotonic() + float(params.get("wait_timeout") or 300) + 60
-        fresh = self._fresh_pods(workload, batch)
-        baselines = {}
-        work = []
-        for name in batch:
-            pod = fresh.get(name)
-            if pod is None or pod["metadata"].get("uid") != by_name[name]["pod"]["metadata"]["uid"]:
-                self.entries[name].update(state="vanished", reason="pod was deleted before its patch")
-                continue
-            baselines[name] = baseline_of(pod, targets)
-            # The guarded patch tests the images the plan was made from, not the ones just read: a change
-            # made by someone else since discovery is then refused by the API server, never overwritten.
-            guarded = dict(pod)
-            guarded["spec"] = by_name[name]["pod"].get("spec", {})
-            work.append((guarded, targets))
-        outcomes = self._patch_many(work, deadline)
+        # The guarded patch tests the uid and the images the plan was made from: a pod replaced, or changed by
+        # someone else, since discovery is refused by the API server, never overwritten. No re-read is needed.
+        outcomes = self._patch_many([(by_name[name]["pod"], targets) for name in batch], deadline)
         touched, expectations, errors = [], [], []
         for outcome in outcomes:
             name = outcome["name"]
             if outcome["result"] == "patched":
+                # What the containers looked like when the patch landed (the response's status, which the
+                # patch did not change), or at discovery when someone else had already set the images.
+                before = by_name[name]["pod"] if outcome.get("reason") else outcome["pod"]
                 touched.append(outcome)
                 self.patched.append(name)
                 self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True, state="patched",
                                                reason=outcome.get("reason", ""))
-                expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], targets, baselines.get(name),
-                                                _init_names(outcome["pod"])))
+                expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], targets,
+                                                baseline_of(before, targets), _init_names(outcome["pod"])))
             elif outcome["result"] == "vanished":
                 self.entries[name].update(state="vanished", reason=outcome["reason"])
             elif outcome["result"] == "current":

@@ -144,3 +144,14 @@ def test_with_images(spec):
     result = with_images(spec, {"web": "nginx:1.20", "init": "busybox:1.36", "ghost": "x:1"})
     assert current_images(result) == {"sidecar": "envoy:1.20", "web": "nginx:1.20", "init": "busybox:1.36"}
     assert spec["containers"][1]["image"] == "nginx:1.19"
+
+
+def test_image_patch_tests_the_uid_first(spec):
+    patch, _changes = image_patch(spec, {"web": "nginx:1.20"}, uid="u-1")
+    assert patch.patch[0] == {"op": "test", "path": "/metadata/uid", "value": "u-1"}
+    assert patch.apply({"metadata": {"uid": "u-1"}, "spec": spec})["spec"]["containers"][1]["image"] == "nginx:1.20"
+    # A pod of the same name re-created meanwhile (another uid, same old images) is refused.
+    with pytest.raises(jsonpatch.JsonPatchTestFailed):
+        patch.apply({"metadata": {"uid": "u-2"}, "spec": spec})
+    nothing, changes = image_patch(spec, {"web": "nginx:1.19"}, uid="u-1")
+    assert changes == [] and nothing.patch == []

@@ -62,3 +62,48 @@ def state_summary(entries):
     for entry in entries:
         counts[entry["state"]] = counts.get(entry["state"], 0) + 1
     return ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items()))
+
+
+DONE_STATES = ("current", "upgraded")
+FAILED_STATES = ("failed", "conflict", "error", "rollback_failed", "timed_out")
+
+
+def run_report(plan, results, failed_result=None, rolled_back=()):
+    """What a whole role run did to each pod, from the plan and the module results (pure).
+
+    ``plan`` is the ``k8s_inplace_upgrade_info`` result, ``results`` the ``k8s_inplace_upgrade`` results
+    in order (a later result's entry for a pod wins), ``failed_result`` the result of the task that
+    failed (counted when it reports pods), ``rolled_back`` pods rolled back outside those results.
+    """
+    results = list(results or [])
+    if failed_result and failed_result.get("pods") is not None:
+        results.append(failed_result)
+    by_name = {}
+    for entry in (plan or {}).get("pods") or []:
+        by_name[entry["name"]] = entry
+    for result in results:
+        for entry in result.get("pods") or []:
+            by_name[entry["name"]] = entry
+    rolled = set(rolled_back or [])
+    for result in results:
+        rolled.update(result.get("rolled_back") or [])
+    rolled = sorted(name for name in rolled if name in by_name)
+    for name in rolled:
+        by_name[name] = dict(by_name[name], state="rolled_back")
+    pods = [by_name[name] for name in sorted(by_name)]
+    current = set(p["name"] for p in pods if p.get("state") in DONE_STATES)
+    failed = [p["name"] for p in pods if p.get("state") in FAILED_STATES]
+    patched = set()
+    for result in results:
+        patched.update(result.get("patched") or [])
+    last = results[-1] if results else {}
+    return {
+        "pods": pods,
+        "upgraded": sorted(patched & current),
+        "already_current": list((plan or {}).get("already_current") or []),
+        "rolled_back": rolled,
+        "failed": failed,
+        "left": sorted(set(by_name) - current - set(failed)),
+        "template_synced": last["template_synced"] if "template_synced" in last else (plan or {}).get("template_current"),
+        "disruption_budget_notes": [note for result in results for note in result.get("disruption_budget_notes") or []],
+    }

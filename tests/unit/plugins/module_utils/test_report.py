@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import diff_for, pod_entry, state_summary
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import diff_for, pod_entry, run_report, state_summary
 
 
 @pytest.fixture
@@ -87,3 +87,51 @@ def test_state_summary():
     entries = [{"state": "upgraded"}, {"state": "failed"}, {"state": "upgraded"}, {"state": "current"}]
     assert state_summary(entries) == "1 current, 1 failed, 2 upgraded"
     assert state_summary([]) == ""
+
+
+# --- the account of a whole role run ---------------------------------------------------------------
+
+def entry(name, state, **extra):
+    return dict({"name": name, "state": state}, **extra)
+
+
+PLAN = {"pods": [entry("web-a", "needs_upgrade"), entry("web-b", "needs_upgrade"), entry("web-c", "needs_upgrade"),
+                 entry("web-d", "current")],
+        "already_current": ["web-d"], "template_current": False}
+
+
+def test_run_report_later_results_win_and_lists_are_consistent():
+    first = {"pods": [entry("web-a", "upgraded"), entry("web-b", "upgraded")], "patched": ["web-a", "web-b"],
+             "template_synced": False, "disruption_budget_notes": ["pdb web allowed 1 of 2 pods at once"]}
+    second = {"pods": [entry("web-b", "rolled_back"), entry("web-c", "failed", reason="CrashLoopBackOff")],
+              "patched": ["web-c"], "rolled_back": ["web-b"], "template_synced": False}
+    report = run_report(PLAN, [first, second])
+    assert [(p["name"], p["state"]) for p in report["pods"]] == [
+        ("web-a", "upgraded"), ("web-b", "rolled_back"), ("web-c", "failed"), ("web-d", "current")]
+    assert report["upgraded"] == ["web-a"]
+    assert report["already_current"] == ["web-d"]
+    assert report["rolled_back"] == ["web-b"]
+    assert report["failed"] == ["web-c"]
+    assert report["left"] == ["web-b"]
+    assert report["template_synced"] is False
+    assert report["disruption_budget_notes"] == ["pdb web allowed 1 of 2 pods at once"]
+
+
+def test_run_report_counts_the_failed_result_and_extra_rollbacks():
+    failed = {"failed": True, "msg": "batch 2/2 failed", "pods": [entry("web-a", "upgraded"), entry("web-b", "timed_out")],
+              "patched": ["web-a", "web-b"], "template_synced": False}
+    report = run_report(PLAN, [], failed, rolled_back=["web-a", "not-a-pod"])
+    assert report["rolled_back"] == ["web-a"]
+    assert report["failed"] == ["web-b"]
+    assert report["upgraded"] == []
+    assert report["left"] == ["web-a", "web-c"]
+
+
+def test_run_report_without_results_reports_the_plan():
+    report = run_report(PLAN, [], {"failed": True, "msg": "lease held"})  # a failure without pods adds nothing
+    assert [p["state"] for p in report["pods"]] == ["needs_upgrade"] * 3 + ["current"]
+    assert report["upgraded"] == [] and report["failed"] == []
+    assert report["left"] == ["web-a", "web-b", "web-c"]
+    assert report["template_synced"] is False  # from the plan
+    done = run_report(dict(PLAN, template_current=True), [{"pods": [], "template_synced": True}])
+    assert done["template_synced"] is True

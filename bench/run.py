@@ -552,6 +552,8 @@ class Bench:
         self.bench_venv = None
         self.load_start = 0.0
         self.other_apiservers = 0
+        self.sandbox = args.sandbox_delay  # the stand-in's current sandbox delay
+        self.sweep = []  # rows of the sandbox sweep (rolling and role at one N, per sandbox delay)
 
     # -------------------------------------------------------------- setup
     def start(self):
@@ -811,8 +813,23 @@ class Bench:
             ], py)
         raise ValueError(scenario)
 
-    def run_scenario(self, scenario, n):
+    def run_sweep(self, delays, n):
+        """Rolling update and role at one N for each sandbox delay: how dear must a new pod be before
+        the in-place role, at the same unavailability budget, beats the rolling update?"""
+        try:
+            for delay in delays:
+                log("sandbox sweep: restarting the kubelet stand-in with sandbox delay %.2fs" % delay)
+                self.cluster.restart_kubelet(sandbox_delay=delay)
+                self.sandbox = delay
+                for scenario in ("rolling", "role"):
+                    self.run_scenario(scenario, n, into=self.sweep)
+        finally:
+            self.cluster.restart_kubelet(sandbox_delay=self.args.sandbox_delay)
+            self.sandbox = self.args.sandbox_delay
+
+    def run_scenario(self, scenario, n, into=None):
         a = self.args
+        into = self.rows if into is None else into
         if scenario == "role" and not os.path.isdir(os.path.join(REPO, "roles", "inplace_upgrade",
                                                                  "tasks")):
             self.notes.append("role scenario skipped: roles/inplace_upgrade/tasks does not exist")
@@ -847,7 +864,7 @@ class Bench:
             log("N=%d %s: %.1fs, %d requests, rescheduled %d, IPs changed %d" % (
                 n, scenario, wall, counts.get("total", 0), state["rescheduled"],
                 state["ip_changed"]))
-            self.rows.append(row)
+            into.append(row)
         finally:
             self.delete_namespace(ns)
 
@@ -856,7 +873,7 @@ class Bench:
         delay = a.start_delay + a.ready_delay
         if scenario == "rolling":
             batches = rolling_waves(n)
-            delay += a.sandbox_delay  # every wave starts new pods, which wait for their sandbox
+            delay += self.sandbox  # every wave starts new pods, which wait for their sandbox
         elif scenario == "role":
             batches = role_batches(n)
         else:
@@ -885,7 +902,7 @@ class Bench:
             if r["action"].endswith("k8s_inplace_upgrade") and r["status"] == "ok":
                 module_result = r["result"]
         row = {
-            "scenario": scenario, "n": n, "wall": wall, "batches": batches,
+            "scenario": scenario, "n": n, "wall": wall, "batches": batches, "sandbox": self.sandbox,
             "limit": batches * delay, "requests": counts.get("total", 0), "counts": counts,
             "rescheduled": state["rescheduled"], "ip_changed": state["ip_changed"],
             "template_new": state["template_new"], "replicasets": state["replicasets"],
@@ -1080,6 +1097,27 @@ def report(bench, started, finished):
                   "at %.1f s; %d ReplicaSets afterwards" % (
                       r["extra"]["status_complete_seconds"], r["wall"],
                       r["replicasets"]))
+    if bench.sweep:
+        w("")
+        w("## When a new pod costs more than a restart (sandbox sweep, N=%d)" % a.sweep_size)
+        w("")
+        w("The kubelet stand-in restarted with a **sandbox delay**: a new pod waits that long before its first "
+          "container is created (a real kubelet creates the pod sandbox, sets up its network and mounts its "
+          "volumes), a container restarted in place does not. The rolling update's limit grows by that delay "
+          "per wave; the role's does not.")
+        w("")
+        w("| sandbox delay s | rolling update wall s | rolling limit s | role wall s | role limit s "
+          "| role / rolling | role rescheduled | problems |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---|")
+        for delay in sorted(set(r["sandbox"] for r in bench.sweep if "wall" in r)):
+            pair = dict((r["scenario"], r) for r in bench.sweep if r.get("sandbox") == delay and "wall" in r)
+            rolling, role = pair.get("rolling"), pair.get("role")
+            w("| %.1f | %s | %s | %s | %s | %s | %s | %s |" % (
+                delay, fmt(rolling["wall"]) if rolling else "-", fmt(rolling["limit"]) if rolling else "-",
+                fmt(role["wall"]) if role else "-", fmt(role["limit"]) if role else "-",
+                "%.2f" % (role["wall"] / rolling["wall"]) if rolling and role else "-",
+                role["rescheduled"] if role else "-",
+                "; ".join((rolling or {}).get("problems", []) + (role or {}).get("problems", [])) or "none"))
     if bench.discovery:
         w("")
         w("## Discovery only (`k8s_inplace_upgrade_info`, read-only, plan with batch_size 25%)")
@@ -1143,6 +1181,18 @@ def targets(bench):
                          "yes" if faster_ok else "no", n0, fixed, "; ".join(parts)))
     else:
         lines.append("Role target: not measured (role scenario missing).")
+    sweep = [(r["sandbox"], r) for r in bench.sweep if r["scenario"] == "role" and "wall" in r]
+    if sweep:
+        parts = []
+        for delay, role_row in sweep:
+            rolling_row = [r for r in bench.sweep if r["scenario"] == "rolling" and r.get("sandbox") == delay
+                           and "wall" in r]
+            if rolling_row:
+                parts.append("sandbox %.1f s: role %.1f s vs rolling update %.1f s (%s)" % (
+                    delay, role_row["wall"], rolling_row[0]["wall"],
+                    "role faster" if role_row["wall"] < rolling_row[0]["wall"] else "role NOT faster"))
+        lines.append("Sandbox sweep (N=%d; a new pod waits for its sandbox, a restart in place does not): %s." % (
+            bench.args.sweep_size, "; ".join(parts)))
     direct = getattr(bench, "module_direct", None)
     mod = {r["n"]: r for r in bench.rows if r["scenario"] == "module" and "wall" in r}
     n_target = 100 if (direct and direct["n"] == 100) or 100 in mod else None
@@ -1223,6 +1273,10 @@ def parse_args(argv):
                    help="seconds a new pod waits for its sandbox (network, volumes) before its "
                         "containers start; paid by the rolling update's new pods, never by a restart "
                         "in place (default 0: a new pod is as cheap as a restart)")
+    p.add_argument("--sandbox-sweep",
+                   help="comma-separated sandbox delays at which the rolling update and the role run "
+                        "once more at --sweep-size (default 1,3,5; smoke and 'none': skip)")
+    p.add_argument("--sweep-size", type=int, default=100)
     p.add_argument("--timeout", type=int, default=600, help="per scenario, seconds")
     p.add_argument("--no-direct", action="store_true",
                    help="skip the extra module run without the proxy (overhead target, N=100)")
@@ -1232,6 +1286,8 @@ def parse_args(argv):
     a.drive = False
     a.sizes = [int(x) for x in (a.sizes or ("5" if a.smoke else "10,100,300")).split(",")]
     disc = a.discovery or ("5,20" if a.smoke else "10,1000")
+    sweep = a.sandbox_sweep or ("none" if a.smoke else "1,3,5")
+    a.sandbox_sweep = [] if sweep == "none" else [float(x) for x in sweep.split(",")]
     a.discovery = [] if disc == "none" else [int(x) for x in disc.split(",")]
     a.scenarios = [s for s in a.scenarios.split(",") if s]
     bad = set(a.scenarios) - set(SCENARIOS)
@@ -1258,6 +1314,8 @@ def main(argv=None):
             for s in SCENARIOS:
                 if s in a.scenarios:
                     bench.run_scenario(s, n)
+        if a.sandbox_sweep and "rolling" in a.scenarios and "role" in a.scenarios:
+            bench.run_sweep(a.sandbox_sweep, a.sweep_size)
         if "module" in a.scenarios and not a.smoke and not a.no_direct:
             n = 100 if 100 in a.sizes else max(a.sizes)
             bench.module_direct = bench.run_module_direct(n)
@@ -1278,7 +1336,7 @@ def main(argv=None):
             f.write(text)
         raw = os.path.splitext(a.output)[0] + ".json"  # raw numbers, not committed
         with open(raw, "w") as f:
-            json.dump({"rows": bench.rows, "discovery": bench.discovery,
+            json.dump({"rows": bench.rows, "sweep": bench.sweep, "discovery": bench.discovery,
                        "module_direct": getattr(bench, "module_direct", None),
                        "versions": bench.versions, "failures": bench.failures}, f, indent=1,
                       default=str)

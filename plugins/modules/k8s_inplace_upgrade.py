@@ -115,6 +115,8 @@ options:
     description:
       - Record Kubernetes Events on the owner and each pod (started, pod upgraded, failed, rolled back, template
         synced), so C(kubectl describe) tells the story afterwards.
+      - Events are posted in the background (a pod's as soon as it is seen upgraded) and waited for before the
+        module returns; a cluster that refuses them costs one warning, never the upgrade.
     type: bool
     default: true
 notes:

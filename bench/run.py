@@ -1184,12 +1184,12 @@ def targets(bench):
     sweep = [(r["sandbox"], r) for r in bench.sweep if r["scenario"] == "role" and "wall" in r]
     if sweep:
         parts = []
-        for delay, role_row in sweep:
-            rolling_row = [r for r in bench.sweep if r["scenario"] == "rolling" and r.get("sandbox") == delay
+        for sandbox, role_row in sweep:
+            rolling_row = [r for r in bench.sweep if r["scenario"] == "rolling" and r.get("sandbox") == sandbox
                            and "wall" in r]
             if rolling_row:
                 parts.append("sandbox %.1f s: role %.1f s vs rolling update %.1f s (%s)" % (
-                    delay, role_row["wall"], rolling_row[0]["wall"],
+                    sandbox, role_row["wall"], rolling_row[0]["wall"],
                     "role faster" if role_row["wall"] < rolling_row[0]["wall"] else "role NOT faster"))
         lines.append("Sandbox sweep (N=%d; a new pod waits for its sandbox, a restart in place does not): %s." % (
             bench.args.sweep_size, "; ".join(parts)))

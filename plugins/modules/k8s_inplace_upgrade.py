@@ -119,6 +119,19 @@ options:
         module returns; a cluster that refuses them costs one warning, never the upgrade.
     type: bool
     default: true
+  stop_when_orphaned:
+    description:
+      - Before each batch after the first, check that the Ansible controller that started the module is still
+        running; if it is gone (C(ansible-playbook) killed with C(SIGKILL) or by the OOM killer, which leaves
+        ansible-core's worker and this module running on their own), stop between batches as for O(not_after),
+        with RV(controller_gone=true), and record an C(InplaceUpgradeAbandoned) Warning Event on the owner,
+        instead of upgrading batch after batch with nobody to report to.
+      - The controller is the topmost C(ansible*) command above the module, with the worker and shells in
+        between, recognised by PID and start time through C(/proc) (Linux). Where there is no C(/proc) or no
+        such process (a remote host, C(async)), nothing is checked.
+      - C(SIGINT) (Ctrl-C) and C(SIGTERM) to C(ansible-playbook) already stop the module with its worker.
+    type: bool
+    default: true
 notes:
   - Only fields that Kubernetes allows to change on a live pod are changed (container and init container images).
   - The container's writable layer is lost when it restarts, as with any container restart.
@@ -262,9 +275,13 @@ window_closed:
   description: Set when the run stopped because O(not_after) had passed.
   returned: when the maintenance window closed
   type: bool
+controller_gone:
+  description: Set when the run stopped between batches because the Ansible controller was gone (O(stop_when_orphaned)).
+  returned: when the controller was gone
+  type: bool
 left:
-  description: Pods left on the old images when the maintenance window closed.
-  returned: when the maintenance window closed
+  description: Pods left on the old images when the run stopped between batches (window closed, controller gone).
+  returned: when the maintenance window closed or the controller was gone
   type: list
   elements: str
 disruption_budget_notes:
@@ -305,6 +322,7 @@ UPGRADE_ARG_SPEC = {
     "sync_template": {"type": "bool", "default": True},
     "allow_mid_rollout": {"type": "bool", "default": False},
     "events": {"type": "bool", "default": True},
+    "stop_when_orphaned": {"type": "bool", "default": True},
 }
 
 

@@ -32,7 +32,7 @@ from kubernetes import watch as k8s_watch
 
 from helpers import container, create_deployment, pod_is_ready, wait_for
 from localcluster import provided
-from module_helpers import (MODULE, NEW, OLD, THIRD, ReadinessWatcher, assert_clean_failure, live_pods,
+from module_helpers import (MODULE, NEW, OLD, THIRD, ReadinessWatcher, assert_clean_failure, events_for, live_pods,
                             normalised, run_module, snapshot, wait_deployment_settled)
 from playbook import (CALLBACK_DIR, CALLBACK_NAME, _ansible_playbook, _python_for, collections_path,
                       make_play)
@@ -512,6 +512,58 @@ def test_controller_killed_during_a_batch_leaves_pods_ready_and_the_lease_expire
         assert after[name]["restartCounts"]["app"] == before[name]["restartCounts"]["app"] + 1
     assert_durable_and_clean(fk8s, fns)
     assert lease_of(fk8s, fns) is None or not lease_of(fk8s, fns)["spec"].get("holderIdentity"), "lease not released"
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _running(pid):
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_playbook_killed_alone_stops_the_orphaned_module_between_batches(fk8s, fault_cluster, fns):
+    """kill -9 of ansible-playbook alone (the OOM killer, an operator) leaves ansible-core's worker and the module
+    running in their own session. The module must notice before the next batch and stop there, saying so in an
+    Event on the owner, instead of upgrading every batch with nobody to report to."""
+    before = deployment(fk8s, fns, 4)
+    run = Background([module_task(upgrade_args(fns, batch_size=1, pause_seconds=3))], fault_cluster.admin_kubeconfig)
+    below = []
+    try:
+        wait_until_patched(fk8s, fns, 1)
+        below = run.descendants()
+        modules = [pid for pid in below if "AnsiballZ_k8s_inplace_upgrade" in _cmdline(pid)]
+        assert modules, "module process not found below ansible-playbook"
+        os.kill(run.proc.pid, signal.SIGKILL)  # the playbook process only: worker and module live on
+        run.proc.wait(30)
+        assert any(_running(pid) for pid in modules), "the module died with ansible-playbook: nothing to test"
+        wait_for(lambda: not any(_running(pid) for pid in modules), 60,
+                 message="the orphaned module to stop by itself")
+    finally:
+        for pid in below:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        run.close()
+
+    snap = wait_all_ready(fk8s, fns, [OLD, NEW], 4)
+    upgraded = sorted(name for name, s in snap.items() if s["specImages"]["app"] == NEW)
+    assert len(upgraded) == 1, "batches went on after the controller was gone: %s" % upgraded
+    assert all(snap[name]["uid"] == before[name]["uid"] for name in before)
+    dep = read_deployment(fk8s, fns)
+    assert dep.spec.template.spec.containers[0].image == OLD and not dep.spec.paused
+    abandoned = [e for e in events_for(fk8s, fns, "Deployment", "web") if e.reason == "InplaceUpgradeAbandoned"]
+    assert abandoned and abandoned[0].type == "Warning", [e.reason for e in events_for(fk8s, fns)]
+    assert "controller" in abandoned[0].message and "before batch 2/4" in abandoned[0].message, abandoned[0].message
 
 
 def test_controller_killed_during_the_template_sync_is_repaired_by_the_next_run(fk8s, fault_cluster, fns):

@@ -27,6 +27,7 @@ FAILED = "InplaceUpgradeFailed"
 ROLLED_BACK = "InplaceRolledBack"
 TEMPLATE_SYNCED = "TemplateSynced"
 COMPLETED = "InplaceUpgradeCompleted"
+ABANDONED = "InplaceUpgradeAbandoned"
 
 POSTING_THREADS = 4
 POST_SECONDS = 10

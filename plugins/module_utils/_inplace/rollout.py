@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import events
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.controller import ControllerWatch
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import discover, disruption_budgets, list_items
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.durable import (
     TemplateSync,
@@ -104,6 +105,7 @@ class Rollout(object):
         self.namespace = params["namespace"]
         self.kind = params.get("kind") or "Deployment"
         self.recorder = events.Recorder(kube, enabled=params.get("events", True), warn=self.warn)
+        self.controller = ControllerWatch(enabled=params.get("stop_when_orphaned", True) and not check_mode)
         self.entries = {}
         self.patched = []
         self.rolled_back = []
@@ -341,12 +343,12 @@ class Rollout(object):
 
     def _run_batches(self, batches, done, count, workload, targets, by_name, plans, template_before):
         """Batches ``done + 1 .. done + len(batches)`` of ``count``: pause between batches, stop when the
-        maintenance window has closed, then patch and wait."""
+        maintenance window has closed or the controller is gone, then patch and wait."""
         for offset, batch in enumerate(batches):
             index = done + offset
             if index and self.params.get("pause_seconds"):
                 time.sleep(self.params["pause_seconds"])
-            self._check_window(index, count, batches[offset:], workload, plans, template_before, targets)
+            self._check_stop(index, count, batches[offset:], workload, plans, template_before, targets)
             self._batch_touched = []
             self._run_batch(index, count, batch, workload, targets, by_name)
 
@@ -389,18 +391,27 @@ class Rollout(object):
                 entry["reason"] = "pod was deleted during the run (it was %s)" % entry["state"]
                 entry["state"] = "vanished"
 
-    def _check_window(self, index, count, left_batches, workload, plans, template_before, targets):
+    def _check_stop(self, index, count, left_batches, workload, plans, template_before, targets):
+        """Stop between batches when the maintenance window has closed or the Ansible controller is gone."""
         not_after = parse_not_after(self.params.get("not_after"))
-        if not_after is None or datetime.datetime.now(datetime.timezone.utc) < not_after:
+        closed = not_after is not None and datetime.datetime.now(datetime.timezone.utc) >= not_after
+        orphaned = None if closed or not index else self.controller.gone()
+        if not closed and orphaned is None:
             return
         left = [name for batch in left_batches for name in batch]
         result = self._result({"owner": self._owner_summary(workload), "targets": targets}, plans, False,
                               template_before, targets, changed=bool(self.patched))
-        result["window_closed"] = True
         result["left"] = left
-        raise InplaceError("maintenance window closed (not_after %s) before batch %d/%d: stopped between batches, "
-                           "%d pods left on the old images: %s" % (self.params["not_after"], index + 1, count,
-                                                                   len(left), ", ".join(left)), **result)
+        where = "before batch %d/%d: stopped between batches, %d pods left on the old images: %s" % (
+            index + 1, count, len(left), ", ".join(left))
+        if closed:
+            result["window_closed"] = True
+            raise InplaceError("maintenance window closed (not_after %s) %s" % (self.params["not_after"], where),
+                               **result)
+        result["controller_gone"] = True
+        message = "the Ansible controller that started this run is gone (process %d exited) %s" % (orphaned, where)
+        self.recorder.record(workload.owner, workload.kind or "Pod", events.ABANDONED, message, warning=True)
+        raise InplaceError(message, **result)
 
     def _check_run(self, workload, targets, plans, todo, batches, result, sync_wanted, template_before):
         deadline = time.monotonic() + 60

@@ -351,20 +351,24 @@ def test_pods_deleted_mid_batch_are_not_an_error_and_replacements_end_on_the_new
     assert_report_matches_cluster(fk8s, fns, result)
 
 
+def upgrade_while_scaling(k8s, cluster, namespace, args, steps):
+    """Run the module in the background; for each ``(patched, replicas)`` step, once ``patched`` pods carry the new
+    image, scale the Deployment to ``replicas``. Returns ``(rc, result, output)``."""
+    run = Background([module_task(args)], cluster.admin_kubeconfig)
+    try:
+        for patched, replicas in steps:
+            wait_until_patched(k8s, namespace, patched)
+            k8s.apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": replicas}})
+        rc = run.wait(240)
+        return rc, run.result("upgrade"), run.output()
+    finally:
+        run.close()
+
+
 def test_workload_scaled_up_and_down_mid_run(fk8s, fault_cluster, fns):
     before = deployment(fk8s, fns, 4)
     names = sorted(before)
-    run = Background([module_task(upgrade_args(fns, batch_size=1))], fault_cluster.admin_kubeconfig)
-    try:
-        wait_until_patched(fk8s, fns, 1)
-        fk8s.apps.patch_namespaced_deployment_scale("web", fns, {"spec": {"replicas": 6}})
-        wait_until_patched(fk8s, fns, 2)
-        fk8s.apps.patch_namespaced_deployment_scale("web", fns, {"spec": {"replicas": 3}})
-        rc = run.wait(240)
-        result = run.result("upgrade")
-        output = run.output()
-    finally:
-        run.close()
+    rc, result, output = upgrade_while_scaling(fk8s, fault_cluster, fns, upgrade_args(fns, batch_size=1), [(1, 6), (2, 3)])
 
     assert rc == 0, "scaling mid-run failed the run:\n%s" % output[-4000:]
     assert not result["failed_pods"], result["failed_pods"]
@@ -386,16 +390,9 @@ def test_pods_appearing_mid_run_wait_for_the_pause_and_respect_the_window(fk8s, 
     before = deployment(fk8s, fns, 2)
     not_after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=20)
     # Batch 1 at ~0 s, pause 12 s, batch 2 at ~12-15 s (window open), pause 12 s, catch-up batch at ~24-27 s.
-    run = Background([module_task(upgrade_args(fns, batch_size=1, pause_seconds=12, not_after=not_after.isoformat()))],
-                     fault_cluster.admin_kubeconfig)
-    try:
-        wait_until_patched(fk8s, fns, 1)
-        fk8s.apps.patch_namespaced_deployment_scale("web", fns, {"spec": {"replicas": 3}})
-        rc = run.wait(240)
-        result = run.result("upgrade")
-        output = run.output()
-    finally:
-        run.close()
+    rc, result, output = upgrade_while_scaling(
+        fk8s, fault_cluster, fns, upgrade_args(fns, batch_size=1, pause_seconds=12, not_after=not_after.isoformat()),
+        [(1, 3)])
 
     newcomers = sorted(set(p.metadata.name for p in live_pods(fk8s, fns, SEL)) - set(before))
     assert len(newcomers) == 1, newcomers

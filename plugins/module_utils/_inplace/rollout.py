@@ -105,7 +105,7 @@ class Rollout(object):
         self.namespace = params["namespace"]
         self.kind = params.get("kind") or "Deployment"
         self.recorder = events.Recorder(kube, enabled=params.get("events", True), warn=self.warn)
-        self.controller = ControllerWatch(enabled=params.get("stop_when_orphaned", True) and not check_mode)
+        self.controller = None
         self.entries = {}
         self.patched = []
         self.rolled_back = []
@@ -290,6 +290,8 @@ class Rollout(object):
     # -- the run ----------------------------------------------------------------------------
 
     def run(self):
+        # Remembered now, while the controller that started the run is surely there (describe() never needs it).
+        self.controller = ControllerWatch(enabled=self.params.get("stop_when_orphaned", True) and not self.check_mode)
         try:
             return self._run()
         finally:

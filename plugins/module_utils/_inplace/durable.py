@@ -99,8 +99,7 @@ class TemplateSync(object):
 
     def _verify_deployment(self):
         """After the sync the controller must still pick the same ReplicaSet: no new one, no pod recreated."""
-        restored = self._restored or self.kube.get(self.path)
-        deployment = self._wait_observed(restored.get("metadata", {}).get("generation", 0), restored)
+        deployment = self._wait_observed(self._restored)
         uid = deployment["metadata"]["uid"]
         replicasets = [rs for rs in list_items(self.kube, "ReplicaSet", self.namespace, _owner_selector(deployment))
                        if owned_by(rs, set([uid]))]
@@ -169,9 +168,10 @@ class TemplateSync(object):
         self._patch_template(self.path, deployment, "Deployment " + self.name)
         self.replicaset = rs_name
 
-    def _wait_observed(self, minimum_generation, current=None):
-        return wait_for_generation(self.kube, self.kind, self.namespace, self.name, minimum_generation, self.deadline,
-                                   current)
+    def _wait_observed(self, written):
+        """The owner once its controller has observed the generation of ``written`` (the owner as last written)."""
+        return wait_for_generation(self.kube, self.kind, self.namespace, self.name,
+                                   written.get("metadata", {}).get("generation", 0), self.deadline, written)
 
     def _label_pods(self, revision):
         pods = [p for p in list_items(self.kube, "Pod", self.namespace, _owner_selector(self.workload.owner))
@@ -191,7 +191,7 @@ class TemplateSync(object):
     def _statefulset(self):
         owner = self.kube.get(self.path)
         result = self._patch_template(self.path, owner, "StatefulSet " + self.name)
-        owner = self._wait_observed(result.get("metadata", {}).get("generation", 0), result)
+        owner = self._wait_observed(result)
         revision = owner.get("status", {}).get("updateRevision")
         if not revision:
             raise InplaceError("StatefulSet %s/%s reports no updateRevision" % (self.namespace, self.name))
@@ -200,7 +200,7 @@ class TemplateSync(object):
     def _daemonset(self):
         owner = self.kube.get(self.path)
         result = self._patch_template(self.path, owner, "DaemonSet " + self.name)
-        owner = self._wait_observed(result.get("metadata", {}).get("generation", 0), result)
+        owner = self._wait_observed(result)
         uid = owner["metadata"]["uid"]
         revisions = [r for r in list_items(self.kube, "ControllerRevision", self.namespace, _owner_selector(owner))
                      if owned_by(r, set([uid]))]

@@ -3,8 +3,10 @@
     from helpers import wait_for, create_deployment, pod_snapshot, pods_of, container
 """
 
+import threading
 import time
 
+from kubernetes import watch as k8s_watch
 from kubernetes.client.rest import ApiException
 
 DEFAULT_TIMEOUT = 90
@@ -221,3 +223,96 @@ def upgraded(pod, name, normalised_image, old_container_id=None):
     cs = container_status(pod, name)
     return bool(cs and cs.image == normalised_image and cs.state and cs.state.running
                 and cs.ready and (old_container_id is None or cs.container_id != old_container_id))
+
+
+class ReadinessWatcher(object):
+    """Watches the pods of a selector through the API and records how many were not Ready at once.
+
+    ``max_unready`` is the maximum, over every event seen, of the number of live pods whose Ready
+    condition is not True, ``max_unready_pods`` those pods at that moment; ``went_unready`` the names
+    of the pods seen unready at least once. A broken watch (410, network) is re-listed. Use as a
+    context manager or with ``start()`` / ``stop()``.
+    """
+
+    def __init__(self, core, namespace, selector):
+        self.core = core
+        self.namespace = namespace
+        self.selector = selector
+        self.ready = {}
+        self.max_unready = 0
+        self.max_unready_pods = []
+        self.went_unready = set()
+        self.events = 0
+        self.errors = []
+        self._version = None
+        self._stop = threading.Event()
+        self._thread = None
+        self._lock = threading.Lock()
+
+    def _account(self, pod, deleted=False):
+        with self._lock:
+            name = pod.metadata.name
+            if deleted:
+                self.ready.pop(name, None)
+            else:
+                self.ready[name] = pod_is_ready(pod)
+                if not self.ready[name]:
+                    self.went_unready.add(name)
+            unready = sorted(n for n, ready in self.ready.items() if not ready)
+            if len(unready) > self.max_unready:
+                self.max_unready = len(unready)
+                self.max_unready_pods = unready
+
+    def _list(self):
+        listing = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
+        for pod in listing.items:
+            self._account(pod)
+        self._version = listing.metadata.resource_version
+
+    def start(self):
+        self._list()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            w = k8s_watch.Watch()
+            try:
+                for event in w.stream(self.core.list_namespaced_pod, self.namespace, label_selector=self.selector,
+                                      resource_version=self._version, timeout_seconds=2):
+                    self.events += 1
+                    pod = event["object"]
+                    self._version = pod.metadata.resource_version
+                    self._account(pod, deleted=event["type"] == "DELETED")
+                    if self._stop.is_set():
+                        break
+            except Exception as exc:  # noqa: BLE001 - re-listed here, reported by stop()
+                self.errors.append(repr(exc))
+                if len(self.errors) > 20:
+                    return
+                time.sleep(0.2)
+                try:
+                    self._list()
+                except Exception as again:  # noqa: BLE001
+                    self.errors.append(repr(again))
+            finally:
+                w.stop()
+
+    def stop(self):
+        # Let the last status writes arrive before stopping.
+        time.sleep(0.5)
+        self._stop.set()
+        if self._thread:
+            self._thread.join(15)
+        assert not self.errors or self.events, "the watcher saw nothing: %s" % self.errors
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.stop()
+        else:
+            self._stop.set()

@@ -8,12 +8,9 @@ is about concrete cluster state, not only about what the module claims.
 import json
 import os
 import socket
-import threading
 import time
 
-from kubernetes import watch as k8s_watch
-
-from helpers import pod_is_ready, pod_snapshot, wait_for
+from helpers import container, create_deployment, patch_container_image, pod_snapshot, wait_for
 from playbook import run_playbook
 
 MODULE = "inplace.kubernetes.k8s_inplace_upgrade"
@@ -110,6 +107,22 @@ def wait_deployment_settled(k8s, namespace, name, timeout=60):
     return wait_for(done, timeout, message="Deployment %s/%s settled" % (namespace, name))
 
 
+def deployment(k8s, namespace, replicas, containers=None, **kw):
+    """Deployment ``web`` (one container ``app`` on OLD unless ``containers``), settled unless ``wait=False``;
+    returns the snapshot of its pods."""
+    create_deployment(k8s, namespace, "web", replicas=replicas, containers=containers or [container("app", OLD)], **kw)
+    if kw.get("wait", True):
+        wait_deployment_settled(k8s, namespace, "web", **({"timeout": kw["timeout"]} if "timeout" in kw else {}))
+    return snapshot(k8s, namespace, "app=web")
+
+
+def set_image_by_hand(k8s, namespace, name, image, selector):
+    """Someone else sets container 0 of pod ``name`` to ``image``; wait until it runs it and is Ready."""
+    patch_container_image(k8s, namespace, name, 0, image)
+    wait_for(lambda: snapshot(k8s, namespace, selector)[name]["images"]["app"] == normalised(image)
+             and snapshot(k8s, namespace, selector)[name]["ready"], 30)
+
+
 def spec_images(pod):
     return {c.name: c.image for c in pod.spec.containers}
 
@@ -163,73 +176,6 @@ def events_for(k8s, namespace, kind=None, name=None):
             continue
         out.append(ev)
     return out
-
-
-class ReadinessWatcher(object):
-    """Watches the pods of a selector through the API and records the most pods unready at once.
-
-    ``max_unready`` is the maximum, over every event seen, of the number of live pods whose Ready
-    condition is not True; ``went_unready`` the names of the pods seen unready at least once.
-    """
-
-    def __init__(self, core, namespace, selector):
-        self.core = core
-        self.namespace = namespace
-        self.selector = selector
-        self.ready = {}
-        self.max_unready = 0
-        self.went_unready = set()
-        self.events = 0
-        self.errors = []
-        self._stop = threading.Event()
-        self._thread = None
-
-    def _account(self, pod, deleted=False):
-        name = pod.metadata.name
-        if deleted:
-            self.ready.pop(name, None)
-        else:
-            self.ready[name] = pod_is_ready(pod)
-            if not self.ready[name]:
-                self.went_unready.add(name)
-        self.max_unready = max(self.max_unready, sum(1 for r in self.ready.values() if not r))
-
-    def start(self):
-        listing = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
-        for pod in listing.items:
-            self._account(pod)
-        self._version = listing.metadata.resource_version
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            w = k8s_watch.Watch()
-            try:
-                for event in w.stream(self.core.list_namespaced_pod, self.namespace, label_selector=self.selector,
-                                      resource_version=self._version, timeout_seconds=2):
-                    self.events += 1
-                    pod = event["object"]
-                    self._version = pod.metadata.resource_version
-                    self._account(pod, deleted=event["type"] == "DELETED")
-                    if self._stop.is_set():
-                        break
-            except Exception as exc:  # noqa: BLE001 - reported by stop()
-                self.errors.append(repr(exc))
-                if len(self.errors) > 20:
-                    return
-                time.sleep(0.2)
-            finally:
-                w.stop()
-
-    def stop(self):
-        # Let the last status writes arrive before stopping.
-        time.sleep(0.5)
-        self._stop.set()
-        self._thread.join(10)
-        assert not self.errors or self.events, "the watcher saw nothing: %s" % self.errors
-        return self
 
 
 def collections_path_ok():

@@ -6,10 +6,7 @@ reads the cluster back through the API (and the role's JSON report), never only 
 
 import json
 import os
-import threading
 import time
-
-from kubernetes import watch as k8s_watch
 
 from helpers import pod_is_ready, pod_snapshot, pods_of, wait_for
 from playbook import REPO_ROOT, run_playbook
@@ -115,76 +112,6 @@ def wait_all_ready_on(k8s, namespace, images, count, timeout=90):
             return snap
         return None
     return wait_for(done, timeout, message="%d Ready pods on %s" % (count, images))
-
-
-class UnreadyWatcher(object):
-    """Watches the pods of a selector and records the most pods not Ready at any one moment."""
-
-    def __init__(self, core, namespace, selector=SEL):
-        self.core = core
-        self.namespace = namespace
-        self.selector = selector
-        self.state = {}
-        self.max_unready = 0
-        self.max_unready_pods = []
-        self.events = 0
-        self.error = None
-        self._stop = threading.Event()
-        self._thread = None
-        self._lock = threading.Lock()
-
-    def _account(self, pod, deleted=False):
-        with self._lock:
-            name = pod.metadata.name
-            if deleted:
-                self.state.pop(name, None)
-            else:
-                self.state[name] = pod_is_ready(pod)
-            unready = sorted(n for n, ready in self.state.items() if not ready)
-            if len(unready) > self.max_unready:
-                self.max_unready = len(unready)
-                self.max_unready_pods = unready
-
-    def start(self):
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
-        for pod in pods.items:
-            self._account(pod)
-        self._rv = pods.metadata.resource_version
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                stream = k8s_watch.Watch().stream(self.core.list_namespaced_pod, self.namespace,
-                                                  label_selector=self.selector, resource_version=self._rv,
-                                                  timeout_seconds=5)
-                for event in stream:
-                    self.events += 1
-                    pod = event["object"]
-                    self._rv = pod.metadata.resource_version
-                    self._account(pod, deleted=event["type"] == "DELETED")
-                    if self._stop.is_set():
-                        break
-            except Exception as exc:  # noqa: BLE001 - re-list after a watch error (410 or network)
-                self.error = repr(exc)
-                pods = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
-                for pod in pods.items:
-                    self._account(pod)
-                self._rv = pods.metadata.resource_version
-
-    def stop(self):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(15)
-        return self
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def load_rbac(namespace):

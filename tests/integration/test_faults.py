@@ -30,10 +30,10 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 
-from helpers import container, create_deployment, pod_is_ready, wait_for
+from helpers import ReadinessWatcher, container, create_deployment, pod_is_ready, wait_for
 from localcluster import provided
-from module_helpers import (MODULE, NEW, OLD, THIRD, ReadinessWatcher, assert_clean_failure, events_for, live_pods,
-                            normalised, run_module, snapshot, wait_deployment_settled)
+from module_helpers import (MODULE, NEW, OLD, THIRD, assert_clean_failure, deployment, events_for, live_pods,
+                            normalised, run_module, snapshot)
 from playbook import (CALLBACK_DIR, CALLBACK_NAME, _ansible_playbook, _python_for, collections_path,
                       make_play)
 from role_helpers import leases, role_task
@@ -195,13 +195,6 @@ def upgrade_args(namespace, **extra):
 
 
 # -- reading the cluster ------------------------------------------------------------------------------
-
-
-def deployment(k8s, namespace, replicas, **kw):
-    create_deployment(k8s, namespace, "web", replicas=replicas, containers=[container("app", OLD)], **kw)
-    if kw.get("wait", True):
-        wait_deployment_settled(k8s, namespace, "web")
-    return snapshot(k8s, namespace, SEL)
 
 
 def spec_image(pod):

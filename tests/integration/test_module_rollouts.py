@@ -10,8 +10,9 @@ import json
 
 import pytest
 
-from helpers import container, create_daemonset, create_deployment, value_when, wait_for, wait_pods_ready
-from module_helpers import (NEW, OLD, SIDECAR, ReadinessWatcher, assert_clean_failure, assert_restarted_on,
+from helpers import (ReadinessWatcher, container, create_daemonset, create_deployment, value_when, wait_for,
+                     wait_pods_ready)
+from module_helpers import (NEW, OLD, SIDECAR, assert_clean_failure, assert_restarted_on, deployment,
                             assert_untouched, events_for, live_pods, normalised, resource_versions, run_module,
                             snapshot, spec_images, wait_deployment_settled)
 
@@ -29,9 +30,7 @@ def replicaset_uids(k8s, namespace):
 
 
 def test_rollout_of_12_pods_in_batches_of_3_in_one_task(k8s, cluster, namespace):
-    create_deployment(k8s, namespace, "web", replicas=12, containers=[container("app", OLD)], timeout=120)
-    wait_deployment_settled(k8s, namespace, "web", timeout=120)
-    before = snapshot(k8s, namespace, SEL)
+    before = deployment(k8s, namespace, 12, timeout=120)
     rs_before = replicaset_uids(k8s, namespace)
 
     watcher = ReadinessWatcher(k8s.core, namespace, SEL).start()
@@ -65,9 +64,7 @@ def test_rollout_of_12_pods_in_batches_of_3_in_one_task(k8s, cluster, namespace)
 
 
 def test_bad_image_batch_is_rolled_back_and_untouched_pods_never_restart(k8s, cluster, namespace):
-    create_deployment(k8s, namespace, "web", replicas=6, containers=[container("app", OLD)])
-    wait_deployment_settled(k8s, namespace, "web")
-    before = snapshot(k8s, namespace, SEL)
+    before = deployment(k8s, namespace, 6)
     bad = "nginx:1.21-pullfail"
 
     res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": bad},
@@ -102,9 +99,7 @@ def test_bad_image_batch_is_rolled_back_and_untouched_pods_never_restart(k8s, cl
 
 
 def test_on_failure_stop_leaves_the_failed_batch_as_it_is(k8s, cluster, namespace):
-    create_deployment(k8s, namespace, "web", replicas=4, containers=[container("app", OLD)])
-    wait_deployment_settled(k8s, namespace, "web")
-    before = snapshot(k8s, namespace, SEL)
+    before = deployment(k8s, namespace, 4)
     bad = "nginx:crashloop"
 
     res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": bad},

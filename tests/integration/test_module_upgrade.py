@@ -11,10 +11,11 @@ import sys
 import pytest
 from kubernetes.client.rest import ApiException
 
-from helpers import container, create_deployment, create_pod, wait_for, wait_pods_ready
+from helpers import container, create_deployment, create_pod, wait_pods_ready
 from module_helpers import (INFO_MODULE, NEW, OLD, SIDECAR, THIRD, assert_clean_failure, assert_restarted_on,
                             assert_untouched, closed_port, live_pods, normalised, resource_versions, run_module,
-                            settled_resource_versions, snapshot, spec_images, wait_deployment_settled)
+                            set_image_by_hand, settled_resource_versions, snapshot, spec_images,
+                            wait_deployment_settled)
 
 pytestmark = pytest.mark.integration
 
@@ -108,11 +109,7 @@ def test_check_mode_changes_nothing_and_reports_exactly_the_pods_that_would_chan
     pods = live_pods(k8s, namespace, SEL)
     current = pods[0].metadata.name
     # One pod already runs the target: check mode must not list it.
-    k8s.core.patch_namespaced_pod(current, namespace, [{"op": "replace", "path": "/spec/containers/0/image",
-                                                        "value": NEW}],
-                                  _content_type="application/json-patch+json")
-    wait_for(lambda: snapshot(k8s, namespace, SEL)[current]["images"]["app"] == normalised(NEW)
-             and snapshot(k8s, namespace, SEL)[current]["ready"], 30)
+    set_image_by_hand(k8s, namespace, current, NEW, SEL)
     versions = settled_resource_versions(k8s, namespace)
     snap = snapshot(k8s, namespace, SEL)
 
@@ -324,11 +321,7 @@ def test_guarded_patch_with_stale_test_value_is_rejected_and_changes_nothing(k8s
         assert changes and changes[0]["before"] == OLD
 
     # Somebody else changes the image between the module's read and its patch.
-    k8s.core.patch_namespaced_pod("guarded", namespace, [{"op": "replace", "path": "/spec/containers/0/image",
-                                                          "value": THIRD}],
-                                  _content_type="application/json-patch+json")
-    wait_for(lambda: snapshot(k8s, namespace, "")["guarded"]["images"]["app"] == normalised(THIRD)
-             and snapshot(k8s, namespace, "")["guarded"]["ready"], 30)
+    set_image_by_hand(k8s, namespace, "guarded", THIRD, "")
     settled = settled_resource_versions(k8s, namespace)
     with pytest.raises(ApiException) as err:
         k8s.core.patch_namespaced_pod("guarded", namespace, ops, _content_type="application/json-patch+json")
@@ -364,11 +357,7 @@ def test_pod_changed_by_someone_else_before_the_run_is_handled_from_its_live_ima
     two_container_deployment(k8s, namespace, replicas=3)
     pods = live_pods(k8s, namespace, SEL)
     odd = pods[1].metadata.name
-    k8s.core.patch_namespaced_pod(odd, namespace, [{"op": "replace", "path": "/spec/containers/0/image",
-                                                    "value": THIRD}],
-                                  _content_type="application/json-patch+json")
-    wait_for(lambda: snapshot(k8s, namespace, SEL)[odd]["images"]["app"] == normalised(THIRD)
-             and snapshot(k8s, namespace, SEL)[odd]["ready"], 30)
+    set_image_by_hand(k8s, namespace, odd, THIRD, SEL)
     before = snapshot(k8s, namespace, SEL)
 
     res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},

@@ -10,14 +10,14 @@ import threading
 
 import yaml
 
-from helpers import create_deployment, wait_for
+from helpers import ReadinessWatcher, create_deployment, wait_for
 from playbook import REPO_ROOT, run_playbook
 from role_helpers import (
     LEASE,
     NEW,
     OLD,
+    SEL,
     UPGRADE,
-    UnreadyWatcher,
     apply_rbac,
     base_vars,
     create_lease,
@@ -68,7 +68,7 @@ def pods_restarted(before, after):
 def test_batches_never_exceed_batch_size_in_one_module_call_and_rerun_is_a_noop(k8s, cluster, namespace, tmp_path):
     deployment(k8s, namespace, 6)
     before = snapshot(k8s, namespace)
-    with UnreadyWatcher(k8s.core, namespace) as watcher:
+    with ReadinessWatcher(k8s.core, namespace, SEL) as watcher:
         res, report = run_role(cluster, base_vars(namespace, batch_size=2), tmp_path)
     assert res.ok, res.describe()
     assert watcher.events > 0, "the watcher saw nothing"
@@ -126,7 +126,7 @@ def test_check_mode_shows_the_plan_and_changes_nothing(k8s, cluster, namespace, 
 def test_bad_image_stops_and_rolls_back_the_failed_batch_only(k8s, cluster, namespace, tmp_path):
     deployment(k8s, namespace, 6)
     before = snapshot(k8s, namespace)
-    with UnreadyWatcher(k8s.core, namespace) as watcher:
+    with ReadinessWatcher(k8s.core, namespace, SEL) as watcher:
         res, report = run_role(cluster, dict(base_vars(namespace, canary=2, batch_size=2),
                                              inplace_upgrade_containers={"app": BAD}), tmp_path)
     assert not res.ok
@@ -150,7 +150,7 @@ def test_bad_image_stops_and_rolls_back_the_failed_batch_only(k8s, cluster, name
 def test_failed_health_check_in_batch_2_rolls_back_that_batch(k8s, cluster, namespace, tmp_path):
     deployment(k8s, namespace, 6)
     before = snapshot(k8s, namespace)
-    with UnreadyWatcher(k8s.core, namespace) as watcher:
+    with ReadinessWatcher(k8s.core, namespace, SEL) as watcher:
         res, report = run_role(cluster, base_vars(namespace, batch_size=2, health_tasks=health_tasks(tmp_path, 2)),
                                tmp_path)
     assert not res.ok
@@ -230,7 +230,7 @@ def test_pdb_shrinks_batches(k8s, cluster, namespace, tmp_path):
         return (read_pdb(k8s, namespace, "web").get("status") or {}).get("disruptionsAllowed") == 1
     wait_for(allowed, 60, message="PDB status disruptionsAllowed=1")
 
-    with UnreadyWatcher(k8s.core, namespace) as watcher:
+    with ReadinessWatcher(k8s.core, namespace, SEL) as watcher:
         res, report = run_role(cluster, base_vars(namespace, batch_size=3), tmp_path)
     assert res.ok, res.describe()
     assert watcher.max_unready <= 1, "PDB allows 1 disruption, saw %s unready at once" % watcher.max_unready_pods

@@ -299,6 +299,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.args import (
     AUTH_ARG_SPEC,
+    PLAN_ARG_SPEC,
     TARGET_ARG_SPEC,
     TARGET_REQUIRED_ONE_OF,
     WAIT_ARG_SPEC,
@@ -310,15 +311,10 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollout import Rollout, validate
 
 UPGRADE_ARG_SPEC = {
-    "pods": {"type": "list", "elements": "str"},
-    "max_pods": {"type": "int"},
-    "batch_size": {"type": "str"},
-    "canary": {"type": "str"},
     "pause_seconds": {"type": "int", "default": 0},
     "on_failure": {"type": "str", "default": "rollback", "choices": ["rollback", "rollback_all", "stop"]},
     "respect_pdb": {"type": "bool", "default": False},
     "not_after": {"type": "str"},
-    "rollback": {"type": "bool", "default": False},
     "sync_template": {"type": "bool", "default": True},
     "allow_mid_rollout": {"type": "bool", "default": False},
     "events": {"type": "bool", "default": True},
@@ -328,7 +324,7 @@ UPGRADE_ARG_SPEC = {
 
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(AUTH_ARG_SPEC, TARGET_ARG_SPEC, WAIT_ARG_SPEC, UPGRADE_ARG_SPEC),
+        argument_spec=argument_spec(AUTH_ARG_SPEC, TARGET_ARG_SPEC, PLAN_ARG_SPEC, WAIT_ARG_SPEC, UPGRADE_ARG_SPEC),
         required_one_of=TARGET_REQUIRED_ONE_OF,
         mutually_exclusive=[("containers", "image")],
         supports_check_mode=True,

@@ -139,6 +139,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.args import (
     AUTH_ARG_SPEC,
+    PLAN_ARG_SPEC,
     TARGET_ARG_SPEC,
     TARGET_REQUIRED_ONE_OF,
     argument_spec,
@@ -148,18 +149,10 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps i
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollout import Rollout, validate
 
-INFO_ARG_SPEC = {
-    "pods": {"type": "list", "elements": "str"},
-    "max_pods": {"type": "int"},
-    "batch_size": {"type": "str"},
-    "canary": {"type": "str"},
-    "rollback": {"type": "bool", "default": False},
-}
-
 
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(AUTH_ARG_SPEC, TARGET_ARG_SPEC, INFO_ARG_SPEC),
+        argument_spec=argument_spec(AUTH_ARG_SPEC, TARGET_ARG_SPEC, PLAN_ARG_SPEC),
         required_one_of=TARGET_REQUIRED_ONE_OF,
         mutually_exclusive=[("containers", "image")],
         supports_check_mode=True,

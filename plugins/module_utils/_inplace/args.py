@@ -37,6 +37,16 @@ TARGET_ARG_SPEC = {
     "image": {"type": "str"},
 }
 
+# Which pods and in what batches; both modules take these, each documents them in its own words
+# (the info module plans, the upgrade module acts).
+PLAN_ARG_SPEC = {
+    "pods": {"type": "list", "elements": "str"},
+    "max_pods": {"type": "int"},
+    "batch_size": {"type": "str"},
+    "canary": {"type": "str"},
+    "rollback": {"type": "bool", "default": False},
+}
+
 WAIT_ARG_SPEC = {
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 300},

@@ -43,8 +43,14 @@ def container(name, image, **extra):
     return d
 
 
-def _template(labels, containers, init_containers=None, readiness_gates=None):
+def _template(labels, containers, init_containers=None, readiness_gates=None, spread=False):
     spec = {"containers": containers, "terminationGracePeriodSeconds": 1}
+    if spread:
+        # A hard constraint: at most one more pod on any node than on another (the default scheduler's own
+        # spreading is only a score, outweighed by uneven load left behind by other tests).
+        spec["topologySpreadConstraints"] = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                              "whenUnsatisfiable": "DoNotSchedule",
+                                              "labelSelector": {"matchLabels": dict(labels)}}]
     if init_containers:
         spec["initContainers"] = init_containers
     if readiness_gates:
@@ -84,7 +90,7 @@ def wait_pods_ready(core, namespace, selector, count, timeout=DEFAULT_TIMEOUT):
 
 
 def create_deployment(k8s, namespace, name, replicas=3, containers=None, init_containers=None,
-                      readiness_gates=None, labels=None, wait=True, timeout=DEFAULT_TIMEOUT):
+                      readiness_gates=None, labels=None, wait=True, timeout=DEFAULT_TIMEOUT, spread=False):
     """Create a Deployment and (wait=True) wait until all its pods are Ready. Returns the pods
     (sorted by name) or the created Deployment when wait=False."""
     labels = labels or {"app": name}
@@ -92,7 +98,7 @@ def create_deployment(k8s, namespace, name, replicas=3, containers=None, init_co
             "metadata": {"name": name, "labels": dict(labels)},
             "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
                      "template": _template(labels, _containers(containers), init_containers,
-                                           readiness_gates)}}
+                                           readiness_gates, spread)}}
     created = k8s.apps.create_namespaced_deployment(namespace, body)
     if not wait:
         return created

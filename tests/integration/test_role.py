@@ -11,6 +11,7 @@ import threading
 import yaml
 
 from helpers import ReadinessWatcher, create_deployment, wait_for
+from module_helpers import wait_deployment_settled
 from playbook import REPO_ROOT, run_playbook
 from role_helpers import (
     LEASE,
@@ -36,7 +37,11 @@ BAD = "nginx:1.21-pullfail"
 
 
 def deployment(k8s, namespace, replicas, name="web"):
-    return create_deployment(k8s, namespace, name, replicas=replicas, containers=[("app", OLD)])
+    """Create and wait until the Deployment's own status has caught up (not only its pods), so the
+    resourceVersions read next do not move on by themselves."""
+    pods = create_deployment(k8s, namespace, name, replicas=replicas, containers=[("app", OLD)])
+    wait_deployment_settled(k8s, namespace, name)
+    return pods
 
 
 def health_tasks(tmp_path, fail_on_batch=None):

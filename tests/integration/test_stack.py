@@ -33,7 +33,7 @@ def test_unprivileged_user_has_no_rights(k8s_user, namespace):
 
 def test_deployment_gets_replicaset_scheduled_ready_pods(k8s, cluster, namespace):
     pods = create_deployment(k8s, namespace, "web", replicas=3,
-                             containers=[container("app", OLD)])
+                             containers=[container("app", OLD)], spread=True)
     rs = k8s.apps.list_namespaced_replica_set(namespace).items
     assert len(rs) == 1
     assert rs[0].metadata.owner_references[0].kind == "Deployment"
@@ -53,7 +53,7 @@ def test_deployment_gets_replicaset_scheduled_ready_pods(k8s, cluster, namespace
         assert conds == {"PodScheduled": "True", "Initialized": "True",
                          "ContainersReady": "True", "Ready": "True"}
     assert len({p.status.pod_ip for p in pods}) == 3
-    # The default scheduler spreads replicas over the simulated nodes.
+    # The scheduler honours a hostname spread constraint over the simulated nodes.
     assert len({p.spec.node_name for p in pods}) > 1
 
 

@@ -6,14 +6,17 @@
 #   make test SKIP=sanity           the same without sanity (space or comma separated list)
 #   make integration TESTS=tests/integration/test_x.py PYTEST_ARGS='-k name -x'
 #   make integration INTEGRATION_MARKERS=     also the tests marked slow
+#   make test K8S_VERSION=1.31.14   integration on another pinned Kubernetes (tests/cluster/versions.env)
+#   make compat                     the compatibility subset on the oldest supported Kubernetes
 #   make units PYTEST_ARGS='-k images'
 #   FAIL_FAST=1 make test           stop at the first failing stage
 # Runs take a lock on build/: a second run waits for the first instead of restaging under it.
 
 SHELL := /usr/bin/env bash
 RUN := bash tests/run.sh
+export K8S_VERSION
 
-.PHONY: test sanity units integration lint changelog stage venv demo bench bench-smoke clean distclean help
+.PHONY: test sanity units integration compat lint changelog stage venv demo bench bench-smoke clean distclean help
 
 test:
 	$(RUN) all
@@ -26,6 +29,9 @@ units:
 
 integration:
 	$(RUN) integration
+
+compat:
+	$(RUN) compat
 
 lint:
 	$(RUN) lint changelog
@@ -45,11 +51,9 @@ demo:
 	$(RUN) exec bash tests/demo.sh
 
 bench:
-	bash tests/cluster/build-binaries.sh
 	$(RUN) exec python bench/run.py $(BENCH_ARGS)
 
 bench-smoke:
-	bash tests/cluster/build-binaries.sh
 	$(RUN) exec python bench/run.py --smoke $(BENCH_ARGS)
 
 clean:

@@ -5,8 +5,11 @@
 #   tests/run.sh [STAGE...]       run the given stages (default: all test stages, in order)
 #   tests/run.sh exec CMD [ARG...] run CMD with the venv on PATH and the staged collection in use
 #
-# Test stages, in order:  sanity units integration lint changelog
-# Preparation (always):   venv, then the Kubernetes binaries (only when integration runs), then stage.
+# Test stages, in order:  sanity units integration compat lint changelog
+#   integration: every integration test on Kubernetes $K8S_VERSION (default: the newest pinned)
+#   compat:      the tests marked `compat` on the oldest supported Kubernetes (K8S_OLDEST)
+# Preparation (always):   venv, then the test world's binaries (only when integration or compat
+#                         runs; built from the Go module proxy on first use), then stage.
 #
 # Environment knobs (all optional):
 #   SKIP="sanity lint"      stages to leave out (space or comma separated)
@@ -17,6 +20,7 @@
 #   PYTHON=python3.11       interpreter used to create .venv (default: first of python3.11..3.13)
 #   INPLACE_VENV            virtual environment directory (default: .venv at the repository root)
 #   INPLACE_BUILD_DIR       staging directory (default: build at the repository root)
+#   K8S_VERSION=1.31.14     Kubernetes version of the integration stage (versions.env pins the default)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -35,7 +39,12 @@ if [[ -z "$PYTHON" ]]; then
 fi
 PYTHON="${PYTHON:-python3.11}"
 PY_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3.11)"
-ALL_STAGES=(sanity units integration lint changelog)
+ALL_STAGES=(sanity units integration compat lint changelog)
+# shellcheck source=cluster/versions.env
+source "$ROOT/tests/cluster/versions.env"
+K8S_VERSION="${K8S_VERSION:-${INPLACE_K8S_VERSION:-}}"
+K8S_VERSION="${K8S_VERSION:-$(sed -n 's/^K8S_VERSION=//p' "$ROOT/tests/cluster/versions.env")}"
+export INPLACE_K8S_VERSION="$K8S_VERSION"
 REPORTS="$BUILD/reports"
 
 # ---------------------------------------------------------------------------------------------
@@ -90,8 +99,11 @@ prepare_venv() {
 }
 
 prepare_binaries() {
-  banner "binaries: tests/cluster/build-binaries.sh (cached after the first build)"
-  bash "$ROOT/tests/cluster/build-binaries.sh"
+  local v
+  for v in "$@"; do
+    banner "binaries: tests/cluster/build-binaries.sh $v (cached after the first build)"
+    bash "$ROOT/tests/cluster/build-binaries.sh" "$v"
+  done
 }
 
 collection_name() {
@@ -243,9 +255,27 @@ stage_integration() {
   read -r -a paths <<<"${TESTS:-tests/integration}"
   local margs=()
   if [[ -n "$markers" ]]; then margs=(-m "$markers"); fi
+  note "Kubernetes $INPLACE_K8S_VERSION"
   (cd "$ROOT" && python -m pytest -r a "${margs[@]}" --junit-xml "$REPORTS/integration.xml" \
       "${extra[@]}" "${paths[@]}") || rc=$?
   pytest_status "$rc" integration
+}
+
+stage_compat() {
+  # The compatibility subset on the oldest supported Kubernetes.
+  if [[ "$K8S_OLDEST" == "$INPLACE_K8S_VERSION" ]]; then
+    note "compat: the integration stage already ran on $K8S_OLDEST"
+    STAGE_SKIPPED=1
+    return 0
+  fi
+  local rc=0 markers="compat" base="${INTEGRATION_MARKERS-not slow}" extra=() paths=()
+  if [[ -n "$base" ]]; then markers="compat and ($base)"; fi
+  read -r -a extra <<<"${PYTEST_ARGS:-}"
+  read -r -a paths <<<"${TESTS:-tests/integration}"
+  note "Kubernetes $K8S_OLDEST"
+  (cd "$ROOT" && INPLACE_K8S_VERSION="$K8S_OLDEST" python -m pytest -r a -m "$markers" \
+      --junit-xml "$REPORTS/compat.xml" "${extra[@]}" "${paths[@]}") || rc=$?
+  pytest_status "$rc" compat
 }
 
 stage_lint() {
@@ -304,7 +334,7 @@ summary() {
   done
   local checks_passed=0 checks_failed=0 checks_skipped=0
   for s in "${ORDER[@]}"; do
-    case "$s" in units|integration) continue ;; esac
+    case "$s" in units|integration|compat) continue ;; esac
     case "${RESULT[$s]}" in
       passed) checks_passed=$((checks_passed + 1)) ;;
       skipped) checks_skipped=$((checks_skipped + 1)) ;;
@@ -314,10 +344,13 @@ summary() {
   local units_failed=0 integ_failed=0
   [[ "${RESULT[units]:-passed}" != FAILED* ]] || units_failed=1
   [[ "${RESULT[integration]:-passed}" != FAILED* ]] || integ_failed=1
+  local compat_failed=0
+  [[ "${RESULT[compat]:-passed}" != FAILED* ]] || compat_failed=1
   note "total $(( $(date +%s) - T0 ))s"
   python "$ROOT/tests/harness/summary.py" --checks-passed "$checks_passed" --checks-failed "$checks_failed" --checks-skipped "$checks_skipped" \
     ${RESULT[units]+--junit "$REPORTS/units.xml" --stage-failed "$units_failed"} \
-    ${RESULT[integration]+--junit "$REPORTS/integration.xml" --stage-failed "$integ_failed"}
+    ${RESULT[integration]+--junit "$REPORTS/integration.xml" --stage-failed "$integ_failed"} \
+    ${RESULT[compat]+--junit "$REPORTS/compat.xml" --stage-failed "$compat_failed"}
 }
 
 take_lock() {
@@ -360,8 +393,11 @@ main() {
   T0=$(date +%s)
   rm -rf "$REPORTS"
   t=$T0; prepare_venv; note "venv ready in $(( $(date +%s) - t ))s"
-  if [[ " ${stages[*]} " == *" integration "* ]]; then
-    t=$(date +%s); prepare_binaries; note "binaries ready in $(( $(date +%s) - t ))s"
+  local versions=()
+  if [[ " ${stages[*]} " == *" integration "* ]]; then versions+=("$INPLACE_K8S_VERSION"); fi
+  if [[ " ${stages[*]} " == *" compat "* && "$K8S_OLDEST" != "$INPLACE_K8S_VERSION" ]]; then versions+=("$K8S_OLDEST"); fi
+  if [[ ${#versions[@]} -gt 0 ]]; then
+    t=$(date +%s); prepare_binaries "${versions[@]}"; note "binaries ready in $(( $(date +%s) - t ))s"
   fi
   STAGED=""; stage_collection
   export_env

@@ -1,27 +1,30 @@
 #!/usr/bin/env python
-"""A real Kubernetes 1.20 control plane on loopback, with simulated nodes.
+"""A current Kubernetes control plane on loopback, with nodes that run the real kubelet code.
 
-etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the real binaries; the nodes
-are simulated by ``kubelet.py`` (a kubelet stand-in that writes pod status). No container runtime,
-no Docker, no kubectl. Everything listens on 127.0.0.1 on free ports.
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler are upstream's, built from the Go
+module proxy at the versions pinned in ``versions.env``; every node is ``inplace-node``, the real
+kubelet (kubemark's hollow kubelet with the real prober) against a fake CRI whose faults come from
+``<state>/faults.json`` (see ``set_faults``). No container runtime, no Docker, no kubectl.
+Everything listens on 127.0.0.1 on free ports; pod IPs are loopback addresses too.
 
 Library::
 
-    with LocalCluster("/tmp/state", nodes=3) as c:
-        c.admin_kubeconfig, c.user_kubeconfig, c.server, c.ca_cert, c.nodes ...
+    with LocalCluster("/tmp/state", nodes=3) as c:        # version=K8S_VERSION by default
+        c.admin_kubeconfig, c.user_kubeconfig, c.server, c.ca_cert, c.nodes, c.version ...
+        c.set_faults(pull_fail=["example.com/app:2"], crash=[...], sandbox_delay=2)
         c.stop_apiserver(); c.start_apiserver()        # same port, same etcd data
-        c.restart_kubelet(start_delay=0.5, ready_delay=0.5)
 
     LocalCluster.attach("/tmp/state")   # a cluster started by the CLI (reads cluster.json)
 
 CLI::
 
-    python tests/cluster/localcluster.py up --state-dir DIR [--nodes N] [--start-delay S] [--ready-delay S]
+    python tests/cluster/localcluster.py up --state-dir DIR [--nodes N] [--version 1.31.14]
     python tests/cluster/localcluster.py status --state-dir DIR
     python tests/cluster/localcluster.py down --state-dir DIR
 
-Binaries: ``$INPLACE_K8S_BIN`` or ``~/.cache/inplace-kubernetes/k8s-1.20.2/bin`` (built by
-``build-binaries.sh`` when missing); etcd: ``$INPLACE_ETCD`` or ``etcd`` on PATH.
+Binaries: ``$INPLACE_K8S_BIN`` (a directory with the four binaries and etcd) or the cache that
+``build-binaries.sh <version>`` fills (it runs when something is missing). The version is
+``$INPLACE_K8S_VERSION`` or ``K8S_VERSION`` of versions.env.
 
 Processes started by a LocalCluster object (not by ``up``) are stopped at interpreter exit, and a
 small reaper process stops them by pid if the owning process dies without cleaning up.
@@ -46,14 +49,31 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-K8S_VERSION = "1.20.2"
-DEFAULT_BIN = os.path.join(os.path.expanduser("~"), ".cache", "inplace-kubernetes",
-                           "k8s-" + K8S_VERSION, "bin")
-BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+def pinned_versions(path=os.path.join(HERE, "versions.env")):
+    """The KEY=value lines of versions.env (the one file that pins every version)."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if "=" in line:
+                k, v = line.split("=", 1)
+                out[k.strip()] = v.strip()
+    return out
+
+
+VERSIONS = pinned_versions()
+K8S_VERSION = os.environ.get("INPLACE_K8S_VERSION") or VERSIONS["K8S_VERSION"]
+CACHE_ROOT = os.environ.get("INPLACE_WORLD_CACHE") or os.path.join(
+    os.path.expanduser("~"), ".cache", "inplace-kubernetes")
+BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "inplace-node")
 USER_NAME = "inplace-user"
 SERVICE_CIDR = "10.0.0.0/24"
-# Start order; stop is the reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet")
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+# Fields of the node program's fault file (tests/cluster/world/fakecri/faults.go).
+FAULT_FIELDS = ("pull_fail", "pull_delay", "crash", "crash_after", "start_delay", "unready",
+                "sandbox_delay", "same_image")
 
 
 class ClusterError(RuntimeError):
@@ -66,17 +86,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def find_binaries():
-    bin_dir = os.environ.get("INPLACE_K8S_BIN") or DEFAULT_BIN
-    if not all(os.access(os.path.join(bin_dir, b), os.X_OK) for b in BINARIES):
-        if os.environ.get("INPLACE_K8S_BIN"):
-            raise ClusterError("INPLACE_K8S_BIN=%s lacks %s" % (bin_dir, ", ".join(BINARIES)))
+def find_binaries(version=K8S_VERSION):
+    """Paths of the binaries for `version`; builds them (build-binaries.sh) when missing or when
+    the node program's sources changed."""
+    bin_dir = os.environ.get("INPLACE_K8S_BIN")
+    if bin_dir:
+        etcd = os.path.join(bin_dir, "etcd")
+        missing = [b for b in BINARIES + ("etcd",) if not os.access(os.path.join(bin_dir, b), os.X_OK)]
+        if missing:
+            raise ClusterError("INPLACE_K8S_BIN=%s lacks %s" % (bin_dir, ", ".join(missing)))
+    else:
         script = os.path.join(HERE, "build-binaries.sh")
-        sys.stderr.write("localcluster: binaries missing in %s, running %s\n" % (bin_dir, script))
-        subprocess.run(["bash", script], check=True)
-    etcd = os.environ.get("INPLACE_ETCD") or shutil.which("etcd") or "/usr/bin/etcd"
-    if not os.access(etcd, os.X_OK):
-        raise ClusterError("etcd not found (install etcd-server or set INPLACE_ETCD)")
+        subprocess.run(["bash", script, version], check=True, stdout=subprocess.DEVNULL)
+        bin_dir = os.path.join(CACHE_ROOT, "k8s-" + version, "bin")
+        etcd = os.path.join(CACHE_ROOT, "etcd-" + VERSIONS["ETCD_VERSION"], "bin", "etcd")
     return {b: os.path.join(bin_dir, b) for b in BINARIES} | {"etcd": etcd}
 
 
@@ -153,13 +176,12 @@ def kubeconfig(server, ca_file, user, token):
 class LocalCluster:
     """See the module docstring. All state lives in state_dir (cluster.json describes it)."""
 
-    def __init__(self, state_dir, nodes=3, start_delay=1.0, ready_delay=1.0, sandbox_delay=0.0):
+    def __init__(self, state_dir, nodes=3, version=None, faults=None):
         self.state_dir = os.path.abspath(state_dir)
         self.node_count = nodes
         self.nodes = ["inplace-node-%d" % i for i in range(nodes)]
-        self.start_delay = float(start_delay)
-        self.ready_delay = float(ready_delay)
-        self.sandbox_delay = float(sandbox_delay)
+        self.version = (version or K8S_VERSION).lstrip("v")
+        self.base_faults = dict(faults or {})
         self.pids = {}
         self.argv = {}
         self.ports = {}
@@ -168,13 +190,22 @@ class LocalCluster:
         self._reaper = None
         self._atexit = False
         self.admin_token = self.user_token = None
+        self.max_pods = 250
+        self.current_faults = dict(self.base_faults)
         join = os.path.join
         self.pki_dir = join(self.state_dir, "pki")
         self.ca_cert = join(self.state_dir, "pki", "apiserver.crt")
         self.admin_kubeconfig = join(self.state_dir, "admin.kubeconfig")
         self.user_kubeconfig = join(self.state_dir, "user.kubeconfig")
         self.state_file = join(self.state_dir, "cluster.json")
+        self.faults_file = join(self.state_dir, "faults.json")
         self.server = None
+
+    @property
+    def components(self):
+        """Process names in start order (stop is the reverse): the control plane, then a process
+        per node (node-0 ... node-N-1)."""
+        return list(CONTROL_PLANE) + ["node-%d" % i for i in range(len(self.nodes))]
 
     # ---------------------------------------------------------------- persistence
     def _save(self):
@@ -182,9 +213,9 @@ class LocalCluster:
             "state_dir": self.state_dir, "server": self.server, "ca_cert": self.ca_cert,
             "admin_kubeconfig": self.admin_kubeconfig, "user_kubeconfig": self.user_kubeconfig,
             "admin_token": self.admin_token, "user_token": self.user_token,
-            "nodes": self.nodes, "start_delay": self.start_delay, "ready_delay": self.ready_delay,
-            "sandbox_delay": self.sandbox_delay, "ports": self.ports, "pids": self.pids, "argv": self.argv,
-            "logs": {n: self._log(n) for n in COMPONENTS},
+            "nodes": self.nodes, "version": self.version, "faults_file": self.faults_file,
+            "base_faults": self.base_faults, "ports": self.ports, "pids": self.pids, "argv": self.argv,
+            "logs": {n: self._log(n) for n in self.components},
         }, indent=2) + "\n")
 
     @classmethod
@@ -193,8 +224,7 @@ class LocalCluster:
         CLI or another process). stop() on it stops that cluster."""
         with open(os.path.join(state_dir, "cluster.json")) as f:
             d = json.load(f)
-        c = cls(state_dir, nodes=len(d["nodes"]), start_delay=d["start_delay"],
-                ready_delay=d["ready_delay"], sandbox_delay=d.get("sandbox_delay", 0.0))
+        c = cls(state_dir, nodes=len(d["nodes"]), version=d["version"], faults=d.get("base_faults"))
         c.nodes = d["nodes"]
         for k in ("server", "admin_token", "user_token", "ports", "argv"):
             setattr(c, k, d[k])
@@ -311,7 +341,7 @@ class LocalCluster:
             bins["kube-apiserver"],
             "--etcd-servers=" + etcd_url,
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            "--secure-port=%d" % self.ports["kube-apiserver"], "--insecure-port=0",
+            "--secure-port=%d" % self.ports["kube-apiserver"],
             "--cert-dir=" + self.pki_dir,
             "--token-auth-file=" + tokens,
             "--authorization-mode=Node,RBAC",
@@ -331,12 +361,14 @@ class LocalCluster:
         self.argv["kube-controller-manager"] = [
             bins["kube-controller-manager"],
             "--kubeconfig=" + self.admin_kubeconfig,
-            "--controllers=*,-nodeipam,-nodelifecycle",
+            # The node lifecycle controller runs: the nodes are real kubelets that heartbeat, and it
+            # removes the node.kubernetes.io/not-ready taint a kubelet registers with.
+            "--controllers=*,-nodeipam",
             "--leader-elect=false",
             "--service-account-private-key-file=" + sa_key,
             "--root-ca-file=" + self.ca_cert,
             "--use-service-account-credentials=false",
-            "--bind-address=127.0.0.1", "--port=0",
+            "--bind-address=127.0.0.1",
             "--secure-port=%d" % self.ports["kube-controller-manager"],
             "--cert-dir=" + os.path.join(self.pki_dir, "kcm"),
             "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
@@ -347,21 +379,18 @@ class LocalCluster:
             bins["kube-scheduler"],
             "--kubeconfig=" + self.admin_kubeconfig,
             "--leader-elect=false",
-            "--bind-address=127.0.0.1", "--port=0",
+            "--bind-address=127.0.0.1",
             "--secure-port=%d" % self.ports["kube-scheduler"],
             "--cert-dir=" + os.path.join(self.pki_dir, "scheduler"),
             "--kube-api-qps=200", "--kube-api-burst=400",
             "--profiling=false", "--v=1",
         ]
-        self._kubelet_argv()
-
-    def _kubelet_argv(self):
-        self.argv["kubelet"] = [
-            sys.executable, os.path.join(HERE, "kubelet.py"),
-            "--kubeconfig", self.admin_kubeconfig, "--nodes", ",".join(self.nodes),
-            "--start-delay", str(self.start_delay), "--ready-delay", str(self.ready_delay),
-            "--sandbox-delay", str(self.sandbox_delay),
-        ]
+        for i, node in enumerate(self.nodes):
+            self.argv["node-%d" % i] = [
+                bins["inplace-node"], "--kubeconfig=" + self.admin_kubeconfig, "--name=" + node,
+                "--index=%d" % i, "--faults=" + self.faults_file, "--max-pods=%d" % self.max_pods,
+                "--root-dir=" + os.path.join(sd, "nodes", node), "--v=1",
+            ]
 
     def _write_kubeconfigs(self):
         write_file(self.admin_kubeconfig,
@@ -379,7 +408,7 @@ class LocalCluster:
                    for p in old.get("pids", {}).values()):
                 raise ClusterError("a cluster is already running from %s" % self.state_dir)
         t0 = time.monotonic()
-        bins = find_binaries()
+        bins = find_binaries(self.version)
         os.makedirs(self.state_dir, exist_ok=True)
         self._owned = True
         if not background:
@@ -397,7 +426,8 @@ class LocalCluster:
             self._wait("kube-apiserver /readyz", self._apiserver_ready, 90,
                        ["etcd", "kube-apiserver"])
             self._write_kubeconfigs()
-            for n in ("kube-controller-manager", "kube-scheduler", "kubelet"):
+            self.set_faults()
+            for n in self.components[2:]:
                 self._spawn(n)
             self._wait_usable(90)
         except BaseException:
@@ -416,7 +446,7 @@ class LocalCluster:
         return status == 200
 
     def _wait_usable(self, timeout):
-        names = list(COMPONENTS)
+        names = self.components
         self._wait("kube-scheduler /healthz", lambda: self._component_healthy("kube-scheduler"),
                    timeout, names)
         self._wait("kube-controller-manager /healthz",
@@ -446,7 +476,7 @@ class LocalCluster:
 
     def stop(self):
         """Stop every process of this cluster (reverse start order), by pid. Idempotent."""
-        for name in reversed(COMPONENTS):
+        for name in reversed(self.components):
             if self.pids.get(name):
                 self._stop_one(name)
         if os.path.isdir(self.state_dir) and self.pids:
@@ -486,30 +516,27 @@ class LocalCluster:
         self._spawn("kube-apiserver")
         self._wait("kube-apiserver /readyz", self._apiserver_ready, timeout, ["kube-apiserver"])
 
-    def restart_kubelet(self, start_delay=None, ready_delay=None, timeout=30, sandbox_delay=None):
-        """Restart the kubelet stand-in, optionally with new delays. Running containers are
-        adopted from the pod status, not restarted (as with a real kubelet restart)."""
-        self._stop_one("kubelet")
-        if start_delay is not None:
-            self.start_delay = float(start_delay)
-        if ready_delay is not None:
-            self.ready_delay = float(ready_delay)
-        if sandbox_delay is not None:
-            self.sandbox_delay = float(sandbox_delay)
-        self._kubelet_argv()
-        log = self._log("kubelet")
-        offset = os.path.getsize(log) if os.path.exists(log) else 0
-        self._spawn("kubelet")
+    def set_faults(self, **fields):
+        """Replace the faults of every node (the cluster's base faults plus `fields`; see
+        tests/cluster/world/fakecri/faults.go). Nodes poll the file every 0.2 s; this returns once
+        that time has passed. Image references are compared after normalisation."""
+        unknown = sorted(set(fields) - set(FAULT_FIELDS))
+        if unknown:
+            raise ValueError("unknown fault fields: %s (known: %s)" % (unknown, FAULT_FIELDS))
+        merged = dict(self.base_faults)
+        merged.update({k: v for k, v in fields.items() if v is not None})
+        write_file(self.faults_file, json.dumps(merged, indent=2, sort_keys=True) + "\n", mode=0o644)
+        self.current_faults = merged
+        time.sleep(0.5)
+        return merged
 
-        def watching():
-            with open(log, "rb") as f:
-                f.seek(offset)
-                return b"watching pods" in f.read()
-        self._wait("kubelet stand-in", watching, timeout, ["kubelet"])
+    def server_version(self):
+        """gitVersion of the API server's /version."""
+        return json.loads(self._https("/version", self.admin_token)[1])["gitVersion"]
 
 
 @contextlib.contextmanager
-def provided(state_env, prefix, nodes, start_delay, ready_delay, label="cluster"):
+def provided(state_env, prefix, nodes, version=None, label="cluster"):
     """The running cluster whose state dir the environment variable ``state_env`` names, or a new one in a
     temp dir, stopped (and its state removed unless INPLACE_KEEP_STATE is set) when the block ends."""
     state = os.environ.get(state_env)
@@ -521,7 +548,7 @@ def provided(state_env, prefix, nodes, start_delay, ready_delay, label="cluster"
         yield attached
         return
     tmp = tempfile.mkdtemp(prefix=prefix)
-    started = LocalCluster(tmp, nodes=nodes, start_delay=start_delay, ready_delay=ready_delay)
+    started = LocalCluster(tmp, nodes=nodes, version=version)
     started.start()
     try:
         yield started
@@ -551,21 +578,17 @@ def _reap(state_dir, parent):
             pids = json.load(f).get("pids", {})
     except (OSError, ValueError):
         return
-    order = [pids.get(n) for n in reversed(COMPONENTS)]
+    order = [p for _, p in reversed(list(pids.items()))]
     kill_pids([p for p in order if p], marker=os.path.abspath(state_dir))
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Local Kubernetes 1.20 control plane with "
-                                "simulated nodes")
+    p = argparse.ArgumentParser(description="Local Kubernetes control plane with real-kubelet nodes")
     sub = p.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start a cluster and leave it running")
     up.add_argument("--state-dir", required=True)
     up.add_argument("--nodes", type=int, default=3)
-    up.add_argument("--start-delay", type=float, default=1.0)
-    up.add_argument("--ready-delay", type=float, default=1.0)
-    up.add_argument("--sandbox-delay", type=float, default=0.0,
-                    help="seconds a new pod waits for its sandbox before its containers start")
+    up.add_argument("--version", default=None, help="Kubernetes version (default %s)" % K8S_VERSION)
     for name in ("down", "status"):
         sp = sub.add_parser(name)
         sp.add_argument("--state-dir", required=True)
@@ -578,8 +601,7 @@ def main(argv=None):
         _reap(args.state_dir, args.parent)
         return 0
     if args.cmd == "up":
-        c = LocalCluster(args.state_dir, nodes=args.nodes, start_delay=args.start_delay,
-                         ready_delay=args.ready_delay, sandbox_delay=args.sandbox_delay)
+        c = LocalCluster(args.state_dir, nodes=args.nodes, version=args.version)
         try:
             c.start(background=True)
         except ClusterError as e:
@@ -599,8 +621,8 @@ def main(argv=None):
         return 0
     run = c.running()
     print(json.dumps({"server": c.server, "processes": {
-        n: {"pid": c.pids.get(n), "running": run.get(n, False)} for n in COMPONENTS}}, indent=2))
-    return 0 if all(run.get(n) for n in COMPONENTS) else 1
+        n: {"pid": c.pids.get(n), "running": run.get(n, False)} for n in c.components}}, indent=2))
+    return 0 if all(run.get(n) for n in c.components) else 1
 
 
 if __name__ == "__main__":

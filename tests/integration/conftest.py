@@ -1,8 +1,10 @@
-"""Fixtures for integration tests against a local Kubernetes 1.20 control plane.
+"""Fixtures for integration tests against the local control plane and its real-kubelet nodes.
 
-* ``cluster`` (session): a LocalCluster in a temporary state dir, or - when INPLACE_CLUSTER_STATE
-  points at the state dir of a cluster started with ``localcluster.py up`` - that cluster (left
-  running at the end).
+* ``cluster`` (session): a LocalCluster in a temporary state dir (Kubernetes ``$INPLACE_K8S_VERSION``
+  or the newest pinned one), or - when INPLACE_CLUSTER_STATE points at the state dir of a cluster
+  started with ``localcluster.py up`` - that cluster (left running at the end).
+* ``faults`` (function): ``faults(pull_fail=[...], crash=[...], unready=[...], ...)`` sets the
+  nodes' CRI faults for the rest of the test; they are cleared afterwards.
 * ``k8s``: admin clients: ``k8s.api`` (ApiClient), ``k8s.core`` (CoreV1Api), ``k8s.apps``
   (AppsV1Api), ``k8s.cluster``.
 * ``namespace`` (function): a fresh namespace, deleted afterwards.
@@ -28,6 +30,8 @@ from localcluster import provided  # noqa: E402
 def pytest_configure(config):
     config.addinivalue_line("markers", "integration: needs the local Kubernetes control plane "
                             "(tests/cluster/localcluster.py)")
+    config.addinivalue_line("markers", "compat: the compatibility subset, also run on the oldest "
+                            "supported Kubernetes (K8S_OLDEST in tests/cluster/versions.env)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,10 +43,19 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def cluster():
-    with provided("INPLACE_CLUSTER_STATE", "inplace-cluster-", int(os.environ.get("INPLACE_CLUSTER_NODES", "3")),
-                  float(os.environ.get("INPLACE_START_DELAY", "1.0")),
-                  float(os.environ.get("INPLACE_READY_DELAY", "1.0"))) as shared:
+    with provided("INPLACE_CLUSTER_STATE", "inplace-cluster-",
+                  int(os.environ.get("INPLACE_CLUSTER_NODES", "3"))) as shared:
         yield shared
+
+
+@pytest.fixture
+def faults(cluster):
+    """Set CRI faults on every node for the rest of the test (see LocalCluster.set_faults)."""
+    def set_faults(**fields):
+        return cluster.set_faults(**fields)
+    yield set_faults
+    if cluster.current_faults != cluster.base_faults:
+        cluster.set_faults()
 
 
 def _clients(kubeconfig):
@@ -78,9 +91,9 @@ def namespace(k8s, request):
     k8s.core.create_namespace({"apiVersion": "v1", "kind": "Namespace",
                                "metadata": {"name": name}})
     from helpers import wait_for
-    # 1.20 admission rejects bare pods until the default ServiceAccount has its token secret.
-    wait_for(lambda: k8s.core.read_namespaced_service_account("default", name).secrets, 60,
-             message="default ServiceAccount token in %s" % name)
+    # Admission rejects pods until the ServiceAccount controller has made the default one.
+    wait_for(lambda: k8s.core.read_namespaced_service_account("default", name), 60,
+             message="default ServiceAccount in %s" % name)
     yield name
     try:
         k8s.core.delete_namespace(name, body={"propagationPolicy": "Background"})

@@ -1,0 +1,18 @@
+// Command kube-scheduler is upstream's kube-scheduler, built from the Go module proxy at the version
+// pinned in tests/cluster/versions.env (see tests/cluster/build-binaries.sh).
+package main
+
+import (
+	"os"
+	_ "time/tzdata"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-scheduler/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewSchedulerCommand()))
+}

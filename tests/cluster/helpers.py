@@ -1,6 +1,12 @@
 """Helpers for tests that run against a LocalCluster (importable once tests/cluster is on sys.path).
 
     from helpers import wait_for, create_deployment, pod_snapshot, pods_of, container
+
+Containers made here carry an exec readinessProbe by default (see READINESS_PROBE) and regular init
+containers a command that completes (INIT_COMMAND): the nodes run the real kubelet, whose prober and
+init-container logic decide readiness and completion, against a fake runtime (tests/cluster/world).
+Faults (failed pulls, crashes, failing probes, delays) are declared with the ``faults`` fixture or
+``LocalCluster.set_faults``, never by image names.
 """
 
 import threading
@@ -37,10 +43,49 @@ def wait_for(predicate, timeout=DEFAULT_TIMEOUT, interval=0.25, message=None):
         time.sleep(interval)
 
 
-def container(name, image, **extra):
+# The kubelet's real prober decides readiness: without a readinessProbe a container is Ready as soon
+# as it runs, and the `unready` fault (exec probes fail in containers of the listed images) has
+# nothing to act on. Exec only: pod IPs are loopback addresses, so HTTP/TCP probes must never be used.
+READINESS_PROBE = {"exec": {"command": ["true"]}, "periodSeconds": 1}
+
+# The fake runtime completes only trivial commands (`true`, `false`, `sh -c "exit N"`, `sleep N`);
+# any other command runs forever, so a regular init container needs one of them to complete.
+INIT_COMMAND = ["true"]
+
+
+def container(name, image, probe=True, **extra):
+    """A container spec; with an exec readinessProbe (READINESS_PROBE) unless ``probe=False`` or an
+    explicit ``readinessProbe=...`` is given."""
     d = {"name": name, "image": image}
+    if probe:
+        d["readinessProbe"] = dict(READINESS_PROBE)
     d.update(extra)
     return d
+
+
+def init_container(name, image, sidecar=False, **extra):
+    """An init container spec. A regular one runs ``command: ["true"]`` (it completes) unless a command
+    is given; ``sidecar=True`` makes it a sidecar (``restartPolicy: Always``, runs for the pod's
+    lifetime, with the readiness probe of container())."""
+    if sidecar:
+        return container(name, image, restartPolicy="Always", **extra)
+    d = {"name": name, "image": image, "command": list(INIT_COMMAND)}
+    d.update(extra)
+    return d
+
+
+def _init_containers(init_containers):
+    """Copies of the given init containers (dicts or (name, image) pairs); a regular one without a
+    command gets INIT_COMMAND so that it completes on the fake runtime."""
+    out = []
+    for c in init_containers or []:
+        if not isinstance(c, dict):
+            c = init_container(c[0], c[1])
+        c = dict(c)
+        if c.get("restartPolicy") != "Always" and "command" not in c:
+            c["command"] = list(INIT_COMMAND)
+        out.append(c)
+    return out
 
 
 def _template(labels, containers, init_containers=None, readiness_gates=None, spread=False):
@@ -52,7 +97,7 @@ def _template(labels, containers, init_containers=None, readiness_gates=None, sp
                                               "whenUnsatisfiable": "DoNotSchedule",
                                               "labelSelector": {"matchLabels": dict(labels)}}]
     if init_containers:
-        spec["initContainers"] = init_containers
+        spec["initContainers"] = _init_containers(init_containers)
     if readiness_gates:
         spec["readinessGates"] = [{"conditionType": g} for g in readiness_gates]
     return {"metadata": {"labels": dict(labels)}, "spec": spec}
@@ -126,7 +171,7 @@ def create_statefulset(k8s, namespace, name, replicas=3, containers=None, init_c
 
 def create_daemonset(k8s, namespace, name, containers=None, init_containers=None, labels=None,
                      wait=True, timeout=DEFAULT_TIMEOUT, node_count=None):
-    """A DaemonSet runs one pod per (simulated) node; node_count defaults to all nodes."""
+    """A DaemonSet runs one pod per node; node_count defaults to all nodes."""
     labels = labels or {"app": name}
     body = {"apiVersion": "apps/v1", "kind": "DaemonSet",
             "metadata": {"name": name, "labels": dict(labels)},

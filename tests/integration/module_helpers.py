@@ -18,12 +18,20 @@ INFO_MODULE = "inplace.kubernetes.k8s_inplace_upgrade_info"
 
 OLD = "nginx:1.19-alpine"
 NEW = "nginx:1.21-alpine"
-THIRD = "nginx:1.20-alpine"
+THIRD = "nginx:1.23-alpine"
 SIDECAR = "busybox:1.32"
+# Images whose behaviour a test declares with the ``faults`` fixture (the names only describe it).
+UNPULLABLE = "registry.example.com/shop/app:2.0-unpullable"   # faults(pull_fail=[UNPULLABLE])
+CRASHING = "registry.example.com/shop/app:2.0-crashes"        # faults(crash=[CRASHING])
+NEVER_READY = "registry.example.com/shop/app:2.0-never-ready"  # faults(unready=[NEVER_READY])
+
+# Reasons the real kubelet reports in state.waiting.reason of a container whose new image cannot run.
+PULL_REASONS = ("ErrImagePull", "ImagePullBackOff")
 
 
 def normalised(image):
-    """The image as the (simulated) runtime reports it in containerStatuses[].image."""
+    """The image as containerd-like runtimes report it in containerStatuses[].image (the image's first
+    tag, fully qualified; the fake runtime does the same)."""
     name, tag = image.rsplit(":", 1) if ":" in image.split("/")[-1] else (image, "latest")
     if "/" not in name:
         name = "library/" + name
@@ -117,7 +125,8 @@ def deployment(k8s, namespace, replicas, containers=None, **kw):
 
 
 def set_image_by_hand(k8s, namespace, name, image, selector):
-    """Someone else sets container 0 of pod ``name`` to ``image``; wait until it runs it and is Ready."""
+    """Someone else sets container 0 of pod ``name`` to ``image``; wait until it runs it and is Ready
+    (a restart in place takes the real kubelet ~1-3 s: kill, PLEG relist every 1 s, start, probe)."""
     patch_container_image(k8s, namespace, name, 0, image)
     wait_for(lambda: snapshot(k8s, namespace, selector)[name]["images"]["app"] == normalised(image)
              and snapshot(k8s, namespace, selector)[name]["ready"], 30)

@@ -91,14 +91,14 @@ def create_lease(k8s, namespace, name, holder, renew_time, duration):
 
 
 def create_pdb(k8s, namespace, name, min_available, labels):
-    """A policy/v1beta1 PodDisruptionBudget (the local cluster is 1.20)."""
-    body = {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": name},
+    """A policy/v1 PodDisruptionBudget (policy/v1beta1 is gone since Kubernetes 1.25)."""
+    body = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name},
             "spec": {"minAvailable": min_available, "selector": {"matchLabels": dict(labels)}}}
-    return custom(k8s).create_namespaced_custom_object("policy", "v1beta1", namespace, "poddisruptionbudgets", body)
+    return custom(k8s).create_namespaced_custom_object("policy", "v1", namespace, "poddisruptionbudgets", body)
 
 
 def read_pdb(k8s, namespace, name):
-    return custom(k8s).get_namespaced_custom_object("policy", "v1beta1", namespace, "poddisruptionbudgets", name)
+    return custom(k8s).get_namespaced_custom_object("policy", "v1", namespace, "poddisruptionbudgets", name)
 
 
 def wait_all_ready_on(k8s, namespace, images, count, timeout=90):

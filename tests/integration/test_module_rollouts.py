@@ -7,16 +7,17 @@ through the API afterwards (a watcher thread follows pod readiness during the ba
 """
 
 import json
+import time
 
 import pytest
 
 from helpers import (ReadinessWatcher, container, create_daemonset, create_deployment, value_when, wait_for,
                      wait_pods_ready)
-from module_helpers import (NEW, OLD, SIDECAR, assert_clean_failure, assert_restarted_on, deployment,
-                            assert_untouched, events_for, live_pods, normalised, resource_versions, run_module,
-                            snapshot, spec_images, wait_deployment_settled)
+from module_helpers import (CRASHING, NEVER_READY, NEW, OLD, PULL_REASONS, SIDECAR, UNPULLABLE, assert_clean_failure,
+                            assert_restarted_on, assert_untouched, deployment, events_for, live_pods, normalised,
+                            resource_versions, run_module, snapshot, spec_images, wait_deployment_settled)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.compat]
 
 SEL = "app=web"
 LAST_UPGRADE = "inplace.kubernetes.io/last-upgrade"
@@ -63,15 +64,22 @@ def test_rollout_of_12_pods_in_batches_of_3_in_one_task(k8s, cluster, namespace)
 # -- failures per on_failure -----------------------------------------------------------------------
 
 
-def test_bad_image_batch_is_rolled_back_and_untouched_pods_never_restart(k8s, cluster, namespace):
+def test_bad_image_batch_is_rolled_back_and_untouched_pods_never_restart(k8s, cluster, namespace, faults):
     before = deployment(k8s, namespace, 6)
-    bad = "nginx:1.21-pullfail"
+    faults(pull_fail=[UNPULLABLE])
 
-    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": bad},
+    started = time.monotonic()
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": UNPULLABLE},
                                        "batch_size": 3, "on_failure": "rollback", "wait_timeout": 60})
+    took = time.monotonic() - started
     assert not res.ok
     msg = assert_clean_failure(res, result, "batch 1/2", "rollback")
-    assert "ErrImagePull" in msg or "ImagePullBackOff" in msg, msg
+    assert any(reason in msg for reason in PULL_REASONS), msg
+    # While the pull fails the real kubelet keeps the old container's image in the status and only changes
+    # state.waiting.reason (convertToAPIContainerStatuses): the batch must fail from that reason within
+    # seconds (pull tried right after the kill, seen on the next sync), not at wait_timeout; the rollback
+    # is one more restart in place (~1-3 s).
+    assert took < 40, "bad batch and rollback took %.1f s with wait_timeout 60: not failing fast" % took
     first = result["batches"][0]["pods"]  # planned_batches is documented for success only
     untouched = [n for n in before if n not in first]
     assert len(first) == 3 and len(untouched) == 3
@@ -98,9 +106,12 @@ def test_bad_image_batch_is_rolled_back_and_untouched_pods_never_restart(k8s, cl
     assert "InplaceUpgradeFailed" in reasons and "InplaceRolledBack" in reasons, reasons
 
 
-def test_on_failure_stop_leaves_the_failed_batch_as_it_is(k8s, cluster, namespace):
+def test_on_failure_stop_leaves_the_failed_batch_as_it_is(k8s, cluster, namespace, faults):
     before = deployment(k8s, namespace, 4)
-    bad = "nginx:crashloop"
+    bad = CRASHING
+    # The container exits 1 0.3 s after it starts; the kubelet's own CrashLoopBackOff follows (back-off
+    # 10 s, 20 s, ...). The module must fail on the first Error / CrashLoopBackOff, not at wait_timeout.
+    faults(crash=[bad])
 
     res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": bad},
                                        "batch_size": 2, "on_failure": "stop", "wait_timeout": 60})
@@ -124,20 +135,25 @@ def test_on_failure_stop_leaves_the_failed_batch_as_it_is(k8s, cluster, namespac
     assert k8s.apps.read_namespaced_deployment("web", namespace).spec.template.spec.containers[0].image == OLD
 
 
-def test_rollback_all_restores_every_pod_this_run_changed(k8s, cluster, namespace):
-    """A real failure in the second batch: the last pod's sidecar never gets ready, so once its app
-    container is upgraded the pod still is not Ready and batch 2 times out; rollback_all then
-    restores batch 1 as well."""
+def test_rollback_all_restores_every_pod_this_run_changed(k8s, cluster, namespace, faults):
+    """A real failure in the second batch: the last pod's sidecar never gets ready (its exec readiness
+    probe fails), so once its app container is upgraded the pod still is not Ready and batch 2 times
+    out; rollback_all then restores batch 1 as well."""
+    sick_sidecar = "registry.example.com/shop/sidecar:1.0-never-ready"
+    faults(unready=[sick_sidecar])
     create_deployment(k8s, namespace, "web", replicas=6,
                       containers=[container("app", OLD), container("sidecar", SIDECAR)])
     wait_deployment_settled(k8s, namespace, "web")
     names = sorted(snapshot(k8s, namespace, SEL))
     sick = names[-1]
     k8s.core.patch_namespaced_pod(sick, namespace, [{"op": "replace", "path": "/spec/containers/1/image",
-                                                     "value": "busybox:neverready"}],
+                                                     "value": sick_sidecar}],
                                   _content_type="application/json-patch+json")
-    wait_for(lambda: snapshot(k8s, namespace, SEL)[sick]["images"]["sidecar"] == "docker.io/library/busybox:neverready",
-             30)
+
+    def sidecar_runs_unready():
+        snap = snapshot(k8s, namespace, SEL)[sick]
+        return snap["images"]["sidecar"] == normalised(sick_sidecar) and not snap["ready"]
+    wait_for(sidecar_runs_unready, 30, message="the sick pod's sidecar restarted onto %s, unready" % sick_sidecar)
     before = snapshot(k8s, namespace, SEL)
 
     res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
@@ -354,17 +370,20 @@ def test_rollback_true_restores_the_recorded_images_in_place(k8s, cluster, names
 # -- mid-rollout owners ---------------------------------------------------------------------------------------
 
 
-def test_mid_rollout_deployment_is_refused(k8s, cluster, namespace):
+def test_mid_rollout_deployment_is_refused(k8s, cluster, namespace, faults):
+    # The new template's pod runs but its exec readiness probe fails: the rollout (maxUnavailable 0)
+    # hangs with pods in two ReplicaSets. The strategic-merge patch keeps the container's probe.
+    faults(unready=[NEVER_READY])
     create_deployment(k8s, namespace, "web", replicas=3, containers=[container("app", OLD)])
     wait_deployment_settled(k8s, namespace, "web")
     k8s.apps.patch_namespaced_deployment("web", namespace, {"spec": {
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-        "template": {"spec": {"containers": [{"name": "app", "image": "nginx:neverready"}]}}}})
+        "template": {"spec": {"containers": [{"name": "app", "image": NEVER_READY}]}}}})
 
     def two_replicasets():
         pods = live_pods(k8s, namespace, SEL)
         owners = set(p.metadata.owner_references[0].uid for p in pods)
-        running = [p for p in pods if p.spec.containers[0].image == "nginx:neverready"
+        running = [p for p in pods if p.spec.containers[0].image == NEVER_READY
                    and p.status.container_statuses and p.status.container_statuses[0].state.running]
         return len(owners) == 2 and running and pods
     wait_for(two_replicasets, 30, message="a hanging rollout with pods in two ReplicaSets")
@@ -385,7 +404,7 @@ def test_mid_rollout_deployment_is_refused(k8s, cluster, namespace):
         if key.startswith("Pod/"):
             assert now[key] == versions[key], "%s was written" % key
     dep = k8s.apps.read_namespaced_deployment("web", namespace)
-    assert dep.spec.template.spec.containers[0].image == "nginx:neverready"
+    assert dep.spec.template.spec.containers[0].image == NEVER_READY
     assert not dep.spec.paused
     assert LAST_UPGRADE not in (dep.metadata.annotations or {})
 

@@ -11,7 +11,7 @@ import threading
 import yaml
 
 from helpers import ReadinessWatcher, create_deployment, wait_for
-from module_helpers import wait_deployment_settled
+from module_helpers import UNPULLABLE, wait_deployment_settled
 from playbook import REPO_ROOT, run_playbook
 from role_helpers import (
     LEASE,
@@ -33,7 +33,9 @@ from role_helpers import (
     wait_all_ready_on,
 )
 
-BAD = "nginx:1.21-pullfail"
+# Its pull fails (faults(pull_fail=[BAD]) in each test that uses it): the real kubelet reports ErrImagePull,
+# then ImagePullBackOff, in state.waiting.reason while status.image stays the old one.
+BAD = UNPULLABLE
 
 
 def deployment(k8s, namespace, replicas, name="web"):
@@ -128,9 +130,10 @@ def test_check_mode_shows_the_plan_and_changes_nothing(k8s, cluster, namespace, 
 # -- failures ---------------------------------------------------------------------------------------
 
 
-def test_bad_image_stops_and_rolls_back_the_failed_batch_only(k8s, cluster, namespace, tmp_path):
+def test_bad_image_stops_and_rolls_back_the_failed_batch_only(k8s, cluster, namespace, tmp_path, faults):
     deployment(k8s, namespace, 6)
     before = snapshot(k8s, namespace)
+    faults(pull_fail=[BAD])
     with ReadinessWatcher(k8s.core, namespace, SEL) as watcher:
         res, report = run_role(cluster, dict(base_vars(namespace, canary=2, batch_size=2),
                                              inplace_upgrade_containers={"app": BAD}), tmp_path)
@@ -209,8 +212,9 @@ def test_rollback_all_restores_every_pod_the_run_changed(k8s, cluster, namespace
     assert_no_lease(k8s, namespace)
 
 
-def test_on_failure_stop_leaves_the_pods_as_they_are(k8s, cluster, namespace, tmp_path):
+def test_on_failure_stop_leaves_the_pods_as_they_are(k8s, cluster, namespace, tmp_path, faults):
     deployment(k8s, namespace, 3)
+    faults(pull_fail=[BAD])
     res, report = run_role(cluster, dict(base_vars(namespace, batch_size=1, on_failure="stop", wait_timeout=60),
                                          inplace_upgrade_containers={"app": BAD}), tmp_path)
     assert not res.ok
@@ -365,7 +369,9 @@ def test_least_privilege_user_can_run_the_role(k8s, cluster, namespace, tmp_path
     other = namespace[:50] + "-other"
     k8s.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
     try:
-        wait_for(lambda: k8s.core.read_namespaced_service_account("default", other).secrets, 60)
+        # Admission rejects pods until the ServiceAccount controller has made the default one (since 1.24 it
+        # gets no token Secret: wait for the ServiceAccount itself).
+        wait_for(lambda: k8s.core.read_namespaced_service_account("default", other), 60)
         deployment(k8s, other, 1)
         res2 = run_role(cluster, base_vars(other), tmp_path, kubeconfig=cluster.user_kubeconfig)[0]
         assert not res2.ok

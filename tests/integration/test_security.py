@@ -380,13 +380,13 @@ def apply_shipped_rbac(k8s, namespace, drop_verbs=None):
 
 
 def service_account_token(k8s, namespace, name="inplace-upgrade"):
+    """A bound token of the ServiceAccount from the TokenRequest API (since Kubernetes 1.24 no token Secret
+    is made for a ServiceAccount), as AWX and CI systems get one."""
     def token():
-        sa = k8s.core.read_namespaced_service_account(name, namespace)
-        for ref in sa.secrets or []:
-            secret = k8s.core.read_namespaced_secret(ref.name, namespace)
-            if secret.type == "kubernetes.io/service-account-token" and (secret.data or {}).get("token"):
-                return base64.b64decode(secret.data["token"]).decode()
-        return None
+        request = k8s.core.create_namespaced_service_account_token(name, namespace, {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 3600}})
+        return request.status.token
     return wait_for(token, 60, message="token of ServiceAccount %s/%s" % (namespace, name))
 
 
@@ -394,7 +394,8 @@ def service_account_token(k8s, namespace, name="inplace-upgrade"):
 def other_namespace(k8s, namespace):
     name = namespace[:50] + "-b"
     k8s.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    wait_for(lambda: k8s.core.read_namespaced_service_account("default", name).secrets, 60)
+    # The default ServiceAccount (no token Secret since 1.24): admission rejects pods until it exists.
+    wait_for(lambda: k8s.core.read_namespaced_service_account("default", name), 60)
     yield name
     try:
         k8s.core.delete_namespace(name, body={"propagationPolicy": "Background"})

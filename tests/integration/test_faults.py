@@ -395,10 +395,11 @@ def test_pods_appearing_mid_run_wait_for_the_pause_and_respect_the_window(fk8s, 
     obeys the same pause and maintenance window as the planned ones: here the window closes during the pause
     before it, so the run stops with the newcomer left on the old image and the template not synced."""
     before = deployment(fk8s, fns, 2)
-    not_after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=20)
-    # A restart in place takes the real kubelet ~1-3 s (kill, start, PLEG relist every 1 s, first probe after
-    # at most 1 s): batch 1 at ~0-3 s, pause 12 s, batch 2 at ~13-16 s (window open), pause 12 s, catch-up
-    # batch due at ~26-31 s, after the window closed at 20 s.
+    not_after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=26)
+    # ansible-playbook's start-up and discovery take ~3-6 s on 2 cores; a restart in place takes the real kubelet
+    # ~1-3 s (kill, start, PLEG relist every 1 s, first exec probe within 1 s). Batch 1 at ~3-6 s, done by ~9 s;
+    # pause 12 s; batch 2 at ~16-21 s (window open), done by ~24 s; pause 12 s; the catch-up batch would be due
+    # at ~35 s, long after the window closed at 26 s.
     rc, result, output = upgrade_while_scaling(
         fk8s, fault_cluster, fns, upgrade_args(fns, batch_size=1, pause_seconds=12, not_after=not_after.isoformat()),
         [(1, 3)])

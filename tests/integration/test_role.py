@@ -283,7 +283,8 @@ def test_window_closing_mid_run_stops_between_batches_and_a_second_run_finishes(
     deployment(k8s, namespace, 4)
     before = snapshot(k8s, namespace)
     now = datetime.datetime.now(datetime.timezone.utc)
-    # Open since an hour, closing 20 s from now; batch 1 starts right away, batch 2 after a 25 s pause.
+    # Open since an hour, closing 20 s from now; batch 1 starts once the role has planned (a few seconds), its
+    # restart in place takes the real kubelet ~1-3 s, and batch 2 would start only after a 25 s pause.
     window = {"start": _clock(now - datetime.timedelta(hours=1)), "end": _clock(now + datetime.timedelta(seconds=20)),
               "timezone": "UTC"}
     res, report = run_role(cluster, base_vars(namespace, batch_size=1, pause_seconds=25, window=window), tmp_path)

@@ -317,6 +317,7 @@ UPGRADE_ARG_SPEC = {
     "not_after": {"type": "str"},
     "sync_template": {"type": "bool", "default": True},
     "allow_mid_rollout": {"type": "bool", "default": False},
+    "allow_spec_only": {"type": "bool", "default": False},
     "events": {"type": "bool", "default": True},
     "stop_when_orphaned": {"type": "bool", "default": True},
 }

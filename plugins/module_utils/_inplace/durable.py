@@ -29,7 +29,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discov
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import image_changes, image_patch
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import wait_for_generation
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import wait_for_generation
 
 SYNC_ANNOTATION = "inplace.kubernetes.io/template-sync"
 REVISION_LABEL = "controller-revision-hash"

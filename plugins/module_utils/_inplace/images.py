@@ -168,5 +168,24 @@ def same_image(a, b):
     return bool(ra.digest) and ra.digest == rb.digest and ra.repository == rb.repository
 
 
+def digest_of(reference):
+    """The ``algorithm:hex`` digest a reference or a runtime's ``imageID`` pins, or ``None``.
+
+    ``imageID`` comes as ``repo@sha256:...`` (containerd), ``docker-pullable://repo@sha256:...``
+    (dockershim) or a bare image ID ``sha256:...`` (CRI-O); only the ``@`` forms name a repository
+    digest, a bare ID is the image's config digest and never the digest a user pins.
+    """
+    if not reference or "@" not in reference:
+        return None
+    digest = _strip_scheme(reference).rsplit("@", 1)[1]
+    return digest if _DIGEST_RE.match(digest) else None
+
+
+def runs_digest(image_id, target):
+    """True when ``target`` is pinned by digest and the runtime's ``imageID`` reports that digest."""
+    wanted = digest_of(target)
+    return bool(wanted) and digest_of(image_id) == wanted
+
+
 def _strip_scheme(image):
     return image.split("://", 1)[1] if "://" in image else image

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import current_images
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import find_status, pod_ready
 
@@ -37,7 +38,7 @@ def pod_entry(pod, changes=None, patched=False, state=None, reason=""):
         "patched": patched,
         "ready": pod_ready(pod),
         "restart_count": sum(c["restart_count"] for c in containers),
-        "state": state or ("ready" if pod_ready(pod) else "not_ready"),
+        "state": state or (states.READY if pod_ready(pod) else states.NOT_READY),
         "reason": reason,
     }
 
@@ -64,10 +65,6 @@ def state_summary(entries):
     return ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items()))
 
 
-DONE_STATES = ("current", "upgraded")
-FAILED_STATES = ("failed", "conflict", "error", "rollback_failed", "timed_out")
-
-
 def run_report(plan, results, failed_result=None, rolled_back=()):
     """What a whole role run did to each pod, from the plan and the module results (pure).
 
@@ -89,17 +86,18 @@ def run_report(plan, results, failed_result=None, rolled_back=()):
         rolled.update(result.get("rolled_back") or [])
     rolled = sorted(name for name in rolled if name in by_name)
     for name in rolled:
-        by_name[name] = dict(by_name[name], state="rolled_back")
+        by_name[name] = dict(by_name[name], state=states.ROLLED_BACK)
     pods = [by_name[name] for name in sorted(by_name)]
-    current = set(p["name"] for p in pods if p.get("state") in DONE_STATES)
-    failed = [p["name"] for p in pods if p.get("state") in FAILED_STATES]
+    current = set(states.names_in(pods, states.ON_TARGET))
+    failed = states.names_in(pods, states.FAILED_STATES)
     patched = set()
     for result in results:
         patched.update(result.get("patched") or [])
     last = results[-1] if results else {}
     return {
         "pods": pods,
-        "upgraded": sorted(patched & current),
+        "upgraded": sorted(patched & set(states.names_in(pods, (states.UPGRADED, states.CURRENT)))),
+        "spec_only": states.names_in(pods, (states.SPEC_ONLY,)),
         "already_current": list((plan or {}).get("already_current") or []),
         "rolled_back": rolled,
         "failed": failed,

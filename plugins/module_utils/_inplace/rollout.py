@@ -28,22 +28,25 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch 
     image_patch,
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan import plan_batches
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import diff_for, pod_entry, state_summary
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.window import parse_timestamp
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import (
     DONE,
     FAILED,
     VANISHED,
-    Expectation,
     baseline_of,
+    plan_baseline,
+    pod_generation,
     pod_progress,
     pod_ready,
-    wait_for_pods,
+    spec_only_reason,
 )
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import Expectation, wait_for_pods
 
 LAST_UPGRADE_ANNOTATION = "inplace.kubernetes.io/last-upgrade"
 MAX_PARALLEL_WRITES = 16
-PENDING_STATES = ("needs_upgrade", "in_progress", "timed_out", "patched", "interrupted")
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 def validate(params, require_targets=True):
@@ -115,6 +118,7 @@ class Rollout(object):
         self._touched_batches = []
         self._batch_touched = []
         self.pdb_notes = []
+        self.spec_notes = {}
 
     def _owner_summary(self, workload):
         if workload.owner:
@@ -164,11 +168,23 @@ class Rollout(object):
     def _plan(self, workload, targets):
         plans = []
         for pod in workload.pods:
+            name = pod["metadata"]["name"]
+            if MIRROR_ANNOTATION in (pod["metadata"].get("annotations") or {}):
+                plans.append({"name": name, "pod": pod, "changes": [], "spec_only": {}, "status": states.SKIPPED,
+                              "reason": "mirror pod of a static pod: the kubelet runs the manifest on its node and "
+                                        "never an edited mirror pod; change the manifest instead"})
+                continue
             changes = image_changes(pod.get("spec", {}), targets)
-            state, reason = pod_progress(pod, targets)
-            plans.append({"name": pod["metadata"]["name"], "pod": pod, "changes": changes,
-                          "status": "needs_upgrade" if changes else ("current" if state == DONE else "in_progress"),
-                          "reason": reason})
+            spec_only = spec_only_containers(pod, targets)
+            waited = without(targets, spec_only)
+            state, reason = pod_progress(pod, waited) if waited else (DONE, "")
+            changed = set(c["name"] for c in changes)
+            notes = [spec_only[n] for n in sorted(spec_only) if n in changed]
+            plans.append({"name": name, "pod": pod, "changes": changes,
+                          "spec_only": dict((n, r) for n, r in spec_only.items() if n in changed),
+                          "status": states.NEEDS_UPGRADE if changes else (
+                              states.CURRENT if state == DONE else states.IN_PROGRESS),
+                          "reason": "; ".join(([reason] if reason and not changes else []) + notes)})
         wanted = self.params.get("pods")
         if wanted:
             known = set(p["name"] for p in plans)
@@ -188,8 +204,8 @@ class Rollout(object):
             targets = self._resolve_targets(workload)
             self._check_workload(workload, targets)
         plans = self._plan(workload, targets) if targets else [
-            {"name": p["metadata"]["name"], "pod": p, "changes": [], "status": "ready" if pod_ready(p) else "not_ready",
-             "reason": ""} for p in workload.pods]
+            {"name": p["metadata"]["name"], "pod": p, "changes": [], "spec_only": {},
+             "status": states.READY if pod_ready(p) else states.NOT_READY, "reason": ""} for p in workload.pods]
         todo = [p["name"] for p in plans if p["changes"]]
         if params.get("max_pods"):
             todo = todo[:params["max_pods"]]
@@ -201,8 +217,10 @@ class Rollout(object):
             "targets": targets,
             "pods": entries,
             "needs_upgrade": sorted(p["name"] for p in plans if p["changes"]),
-            "in_progress": sorted(p["name"] for p in plans if p["status"] == "in_progress"),
-            "already_current": sorted(p["name"] for p in plans if p["status"] == "current"),
+            "in_progress": sorted(p["name"] for p in plans if p["status"] == states.IN_PROGRESS),
+            "already_current": sorted(p["name"] for p in plans if p["status"] == states.CURRENT),
+            "spec_only": sorted(p["name"] for p in plans if p["spec_only"]),
+            "skipped": sorted(p["name"] for p in plans if p["status"] == states.SKIPPED),
             "not_ready": not_ready,
             "planned_batches": plan_batches(todo, params.get("batch_size"), params.get("canary"), total=len(workload.pods)),
             "template_images": current_images(workload.template_spec) if workload.owner else {},
@@ -317,6 +335,8 @@ class Rollout(object):
         result = {"owner": self._owner_summary(workload), "targets": targets, "planned_batches": batches}
         sync_wanted = bool(params.get("sync_template", True) and workload.owner)
         template_before = current_images(workload.template_spec) if workload.owner else None
+        self._check_spec_only(todo)
+        self._warn_ephemeral(todo)
 
         if self.check_mode:
             return self._check_run(workload, targets, plans, todo, batches, result, sync_wanted, template_before)
@@ -328,12 +348,16 @@ class Rollout(object):
                                      len(todo), len(batches), _images_text(targets)))
         for plan in plans:
             self.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"], reason=plan["reason"])
-        in_progress = [p for p in plans if p["status"] == "in_progress"]
+        in_progress = [p for p in plans if p["status"] == states.IN_PROGRESS]
         if in_progress and params.get("wait", True):
             # Pods a previous run patched, still restarting: wait for them before touching more.
-            outcomes = self._wait([Expectation(p["name"], p["pod"]["metadata"]["uid"], targets,
-                                               init_names=_init_names(p["pod"])) for p in in_progress], workload)
-            self._settle(outcomes, [p["name"] for p in in_progress], "in_progress")
+            expectations = []
+            for plan in in_progress:
+                waited = without(targets, spec_only_containers(plan["pod"], targets))
+                expectations.append(Expectation(plan["name"], plan["pod"]["metadata"]["uid"], waited,
+                                                plan_baseline(plan["pod"], waited)))
+            outcomes = self._wait(expectations, workload)
+            self._settle(outcomes, [p["name"] for p in in_progress], states.CURRENT)
         self._run_batches(batches, 0, len(batches), workload, targets, by_name, plans, template_before)
 
         current = self._catch_up(workload, targets, by_name, plans, len(batches), template_before)
@@ -342,6 +366,28 @@ class Rollout(object):
             self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
                                  "%d pods upgraded in place to %s" % (len(self.patched), _images_text(targets)))
         return self._result(result, plans, synced, template_before, targets, changed=bool(self.patched or self.sync_steps))
+
+    def _check_spec_only(self, todo):
+        """Refuse, before any write, image changes the kubelet would never apply to the live pods."""
+        blocked = {}
+        for plan in todo:
+            for reason in plan.get("spec_only", {}).values():
+                blocked.setdefault(reason, []).append(plan["name"])
+        if not blocked or self.params.get("allow_spec_only"):
+            return
+        raise InplaceError(
+            "nothing patched: %s. Set allow_spec_only=true to accept this as a spec-only change (the pods' spec and "
+            "the owner's template get the new image, the pods are reported spec_only and not waited for)" % "; ".join(
+                "%s (pods %s)" % (reason, _names_text(names)) for reason, names in sorted(blocked.items())))
+
+    def _warn_ephemeral(self, todo):
+        for plan in todo:
+            changed = set(c["name"] for c in plan["changes"])
+            for ephemeral in plan["pod"].get("spec", {}).get("ephemeralContainers") or []:
+                if ephemeral.get("targetContainerName") in changed:
+                    self.warn("pod %s: ephemeral container %s targets container %s, which the upgrade restarts; it "
+                              "keeps the old container's process namespace and is never restarted" % (
+                                  plan["name"], ephemeral.get("name"), ephemeral["targetContainerName"]))
 
     def _run_batches(self, batches, done, count, workload, targets, by_name, plans, template_before):
         """Batches ``done + 1 .. done + len(batches)`` of ``count``: pause between batches, stop when the
@@ -389,9 +435,9 @@ class Rollout(object):
         """Pods the report still lists but that are gone now (scale-down, eviction) are reported as vanished."""
         live = set(p["metadata"]["uid"] for p in workload.pods)
         for entry in self.entries.values():
-            if entry.get("uid") not in live and entry["state"] != "vanished":
+            if entry.get("uid") not in live and entry["state"] != states.VANISHED_POD:
                 entry["reason"] = "pod was deleted during the run (it was %s)" % entry["state"]
-                entry["state"] = "vanished"
+                entry["state"] = states.VANISHED_POD
 
     def _check_stop(self, index, count, left_batches, workload, plans, template_before, targets):
         """Stop between batches when the maintenance window has closed or the Ansible controller is gone."""
@@ -423,7 +469,8 @@ class Rollout(object):
         for plan in plans:
             would = plan["name"] in would_patch
             self.entries[plan["name"]] = pod_entry(plan["pod"], plan["changes"] if would else None, patched=would,
-                                                   state="would_upgrade" if would else plan["status"], reason=plan["reason"])
+                                                   state=states.WOULD_UPGRADE if would else plan["status"],
+                                                   reason=plan["reason"])
         needs_sync = sync_wanted and template_needs_sync(workload, targets) and len(todo) == len(
             [p for p in plans if p["changes"]])
         result["template_synced"] = False
@@ -486,6 +533,7 @@ class Rollout(object):
         # The guarded patch tests the uid and the images the plan was made from: a pod replaced, or changed by
         # someone else, since discovery is refused by the API server, never overwritten. No re-read is needed.
         outcomes = self._patch_many([(by_name[name]["pod"], targets) for name in batch], deadline)
+        patched_at = time.monotonic()
         touched, expectations, errors = [], [], []
         for outcome in outcomes:
             name = outcome["name"]
@@ -493,23 +541,34 @@ class Rollout(object):
                 # What the containers looked like when the patch landed (the response's status, which the
                 # patch did not change), or at discovery when someone else had already set the images.
                 before = by_name[name]["pod"] if outcome.get("reason") else outcome["pod"]
+                spec_only = spec_only_containers(by_name[name]["pod"], targets)
+                waited = without(targets, spec_only)
+                outcome["baseline"] = baseline_of(before, waited)
+                outcome["spec_only"] = spec_only
                 touched.append(outcome)
                 self.patched.append(name)
-                self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True, state="patched",
-                                               reason=outcome.get("reason", ""))
-                expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], targets,
-                                                baseline_of(before, targets), _init_names(outcome["pod"])))
+                notes = "; ".join(spec_only[n] for n in sorted(spec_only))
+                if notes:
+                    self.spec_notes[name] = notes
+                if not waited:
+                    self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True,
+                                                   state=states.SPEC_ONLY, reason=notes)
+                    continue
+                self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True, state=states.PATCHED,
+                                               reason="; ".join(r for r in (outcome.get("reason", ""), notes) if r))
+                expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], waited, outcome["baseline"],
+                                                pod_generation(outcome["pod"]), patched_at))
             elif outcome["result"] == "vanished":
-                self.entries[name].update(state="vanished", reason=outcome["reason"])
+                self.entries[name].update(state=states.VANISHED_POD, reason=outcome["reason"])
             elif outcome["result"] == "current":
-                self.entries[name].update(state="current")
+                self.entries[name].update(state=states.CURRENT)
             else:
                 self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=False,
                                                state=outcome["result"], reason=outcome["reason"])
                 errors.append("%s: %s" % (name, outcome["reason"]))
         self._batch_touched.extend(touched)
         waited = self._wait(expectations, workload, on_done=self._upgraded(targets))
-        failed = self._settle(waited, [e.name for e in expectations], "upgraded")
+        failed = self._settle(waited, [e.name for e in expectations], states.UPGRADED)
         return failed + errors
 
     def _settle(self, outcomes, names, done_state):
@@ -527,16 +586,16 @@ class Rollout(object):
                     fresh_c["before"] = old_c.get("before")
                 entry = fresh_entry
             if outcome.state == DONE:
-                entry.update(state=done_state, reason="")
+                entry.update(state=done_state, reason=self.spec_notes.get(name, ""))
             elif outcome.state == VANISHED:
-                entry.update(state="vanished", reason=outcome.reason)
+                entry.update(state=states.VANISHED_POD, reason=outcome.reason)
             elif outcome.state == FAILED:
-                entry.update(state="failed", reason=outcome.reason)
+                entry.update(state=states.FAILED_POD, reason=outcome.reason)
                 failed.append("%s: %s" % (name, outcome.reason))
             elif batch_failed:
-                entry.update(state="interrupted", reason="not done when the batch failed (%s)" % outcome.reason)
+                entry.update(state=states.INTERRUPTED, reason="not done when the batch failed (%s)" % outcome.reason)
             else:
-                entry.update(state="timed_out", reason=outcome.reason)
+                entry.update(state=states.TIMED_OUT, reason=outcome.reason)
                 failed.append("%s: not done after %ss (%s)" % (name, self.params.get("wait_timeout"), outcome.reason))
             self.entries[name] = entry
         return failed
@@ -550,59 +609,87 @@ class Rollout(object):
             groups.append(self._batch_touched)
         if mode == "rollback_all":
             groups.extend(reversed(self._touched_batches))
-        rolled = []
+        rolled, not_rolled = [], []
         for group in groups:
             if group:
-                rolled.extend(self._roll_back(group, workload))
+                done, left = self._roll_back(group, workload)
+                rolled.extend(done)
+                not_rolled.extend(left)
         self.recorder.record(workload.owner, workload.kind or "Pod", events.FAILED,
                              "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed)[:900]), warning=True)
         message = "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed))
         if mode == "stop":
             message += ". on_failure=stop: pods left as they are"
         else:
-            message += ". on_failure=%s: rolled back %d pods in place (%s)" % (
-                mode, len(rolled), ", ".join(rolled) if len(rolled) <= 20 else "%d pods" % len(rolled))
+            message += ". on_failure=%s: rolled back %d of %d pods in place%s" % (
+                mode, len(rolled), len(rolled) + len(not_rolled), (" (%s)" % _names_text(rolled)) if rolled else "")
+            if not_rolled:
+                message += "; not rolled back: " + "; ".join("%s (%s)" % item for item in not_rolled[:20])
         details = self._result({"owner": self._owner_summary(workload), "targets": self._targets}, [],
                                False, None, None, changed=True)
         raise InplaceError(message, **details)
 
     def _roll_back(self, touched, workload):
+        """Patch ``touched`` pods back to their previous images and wait for them; ``(rolled, [(name, why)])``.
+
+        On the real kubelet the upgrade has usually killed the old container already, so the rollback
+        is a new container on the old image; where the original container was never killed (the new
+        image never got that far), that container still running counts as rolled back.
+        """
         names = [t["name"] for t in touched]
         fresh = self._fresh_pods(workload, names)
-        work, baselines, previous = [], {}, {}
+        work, baselines, previous, not_rolled = [], {}, {}, []
         for item in touched:
             pod = fresh.get(item["name"])
             if pod is None:
+                not_rolled.append((item["name"], "pod no longer exists"))
                 continue
             back = dict((c["name"], c["before"]) for c in item["changes"])
-            previous[item["name"]] = back
-            baselines[item["name"]] = baseline_of(pod, back)
+            waited = without(back, item.get("spec_only") or {})
+            previous[item["name"]] = waited
+            baselines[item["name"]] = baseline_of(pod, waited)
+            for name, base in baselines[item["name"]].items():
+                original = (item.get("baseline") or {}).get(name) or {}
+                if original.get("running") and original.get("containerID"):
+                    base["accept"] = original["containerID"]
             work.append((pod, back))
         deadline = time.monotonic() + float(self.params.get("wait_timeout") or 300) + 60
         outcomes = self._patch_many(work, deadline)
-        expectations = []
+        patched_at = time.monotonic()
+        expectations, rolled = [], []
         for outcome in outcomes:
-            if outcome["result"] == "patched":
-                expectations.append(Expectation(outcome["name"], outcome["pod"]["metadata"]["uid"],
-                                                previous[outcome["name"]], baselines[outcome["name"]],
-                                                _init_names(outcome["pod"])))
+            name = outcome["name"]
+            if outcome["result"] not in ("patched", "current"):
+                not_rolled.append((name, "rollback patch %s: %s" % (outcome["result"], outcome.get("reason", ""))))
+                entry = self.entries.get(name, {})
+                entry.update(state=states.ROLLBACK_FAILED, reason="rollback patch %s: %s (after: %s)" % (
+                    outcome["result"], outcome.get("reason", ""), entry.get("reason", "")))
+                self.entries[name] = entry
+            elif not previous[name]:
+                rolled.append(name)
+                self.entries[name] = pod_entry(outcome["pod"], state=states.ROLLED_BACK,
+                                               reason=self.entries.get(name, {}).get("reason", ""))
+            else:
+                expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], previous[name],
+                                                baselines[name], pod_generation(outcome["pod"]), patched_at))
         waited = wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300),
                                selector=workload.selector, fail_fast=False) if expectations else {}
-        rolled = []
         for expectation in expectations:
             outcome = waited.get(expectation.name)
             entry = self.entries.get(expectation.name, {})
             if outcome is not None and outcome.state == DONE:
-                entry = pod_entry(outcome.pod, state="rolled_back", reason=entry.get("reason", ""))
+                entry = pod_entry(outcome.pod, state=states.ROLLED_BACK, reason=entry.get("reason", ""))
                 rolled.append(expectation.name)
                 self.recorder.record(outcome.pod, "Pod", events.ROLLED_BACK, "restored %s in place" % _images_text(
                     expectation.targets))
             else:
-                entry["state"] = "rollback_failed"
-                entry["reason"] = "rollback not done: %s" % (outcome.reason if outcome else "patch failed")
+                why = outcome.reason if outcome else "not seen"
+                entry["state"] = states.ROLLBACK_FAILED
+                entry["reason"] = "rollback not done: %s (after: %s)" % (why, entry.get("reason", ""))
+                not_rolled.append((expectation.name, why))
             self.entries[expectation.name] = entry
         self.rolled_back.extend(rolled)
-        return rolled
+        return rolled, not_rolled
 
     def _sync_template(self, workload, targets, wanted, current=None):
         if not wanted:
@@ -627,9 +714,11 @@ class Rollout(object):
             "changed": changed,
             "pods": entries,
             "patched": sorted(self.patched),
-            "already_current": sorted(e["name"] for e in entries if e["state"] == "current"),
-            "pending": sorted(e["name"] for e in entries if e["state"] in PENDING_STATES),
-            "failed_pods": sorted(e["name"] for e in entries if e["state"] in ("failed", "conflict", "error", "rollback_failed")),
+            "already_current": states.names_in(entries, (states.CURRENT,)),
+            "spec_only": states.names_in(entries, (states.SPEC_ONLY,)),
+            "skipped": states.names_in(entries, (states.SKIPPED,)),
+            "pending": states.names_in(entries, states.PENDING_STATES),
+            "failed_pods": states.names_in(entries, states.FAILED_STATES),
             "rolled_back": sorted(self.rolled_back),
             "batches": self.batch_reports,
             "template_synced": synced if "template_synced" not in result else result["template_synced"],
@@ -664,8 +753,23 @@ def _apply(images, targets):
     return result
 
 
-def _init_names(pod):
-    return [c.get("name") for c in pod.get("spec", {}).get("initContainers") or []]
+def spec_only_containers(pod, targets):
+    """``{container: why}`` for the targets this live pod's kubelet would only carry in its spec."""
+    found = {}
+    for name in targets:
+        reason = spec_only_reason(pod, name)
+        if reason:
+            found[name] = reason
+    return found
+
+
+def without(targets, names):
+    return dict((k, v) for k, v in targets.items() if k not in names)
+
+
+def _names_text(names, limit=20):
+    names = list(names)
+    return ", ".join(names) if len(names) <= limit else "%s and %d more" % (", ".join(names[:limit]), len(names) - limit)
 
 
 def _images_text(targets):

@@ -1,31 +1,59 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Knowing that an in-place upgrade finished: pure predicates and one watch loop.
+"""Knowing that an in-place upgrade finished, or failed: pure predicates over pod dicts.
 
-A container counts as upgraded only when its status shows the target image (normalised, or a
-new imageID), a *new* container (containerID or restartCount moved on from the baseline read
-before the patch), running and ready; the pod then has to be Ready. Terminal waiting reasons
-fail a pod at once instead of at the timeout.
+They read pods as the real kubelet reports them (``convertToAPIContainerStatuses``):
+
+- While a new image cannot be pulled, a container's status is built from the **old, killed**
+  container: ``image``, ``imageID``, ``containerID`` and ``restartCount`` stay the old ones, only
+  ``state.waiting.reason`` says ``ErrImagePull`` / ``ImagePullBackOff`` (``lastState.terminated``
+  shows the killed container). So a failure reason is attributed to the new image by the
+  container's identity, never by ``status.image``: it belongs to the new image once the container
+  seen at the patch (the baseline) is no longer running, or a newer container exists, or the
+  kubelet's message names the target image.
+- ``status.observedGeneration`` (kubelets 1.33+ with pod generation tracking, on by default from
+  1.34) below the generation the patch returned means the kubelet has not acted on the patch yet:
+  nothing it reports can be about the new spec. The kubelet writes the new generation with the
+  status it computes *before* it kills the old container, so the generation is a gate, never proof.
+- containerd reports ``status.image`` as the image's first tag (or ``sha256:<id>``), which after a
+  retag to the same image is still the old tag: a container is done when the spec has the target
+  and it is a *new* container, running and ready; the image name is evidence only for pods read
+  without a baseline (the plan), where a digest target also matches the digest in ``imageID``.
+- A regular init container that has run is never re-run on a live pod (kubelet
+  ``computeInitContainerActions``): its new image is a spec-only change. A sidecar (init container
+  with ``restartPolicy: Always``) is killed and restarted on an image change by kubelets 1.33+;
+  older ones (1.29 to 1.32, e.g. 1.31 ``computeInitContainerActions`` has no ``containerChanged``
+  check for a running restartable init container) keep the old one running, which is told by the
+  sidecar still running as the baseline container well after the pod's termination grace period.
+
+No Kubernetes client here; the watch loop that feeds these predicates lives in ``watch.py``.
 """
 
 from __future__ import annotations
 
-import time
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.images import runs_digest, same_image
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.states import DONE, FAILED, PENDING, VANISHED
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import WatchExpired, api_path
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.images import same_image
+__all__ = ["DONE", "FAILED", "PENDING", "VANISHED"]
 
-FAIL_FAST_REASONS = frozenset([
-    "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CrashLoopBackOff",
-    "CreateContainerConfigError", "CreateContainerError", "RunContainerError", "ErrImageNeverPull",
+# The kubelet's own reasons (pkg/kubelet/images/types.go, kuberuntime_container.go, container/sync_result.go)
+# for a container that will not run without someone changing something.
+PULL_REASONS = frozenset(["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
+                          "ImageInspectError"])
+FAIL_FAST_REASONS = PULL_REASONS | frozenset([
+    "CreateContainerConfigError", "CreateContainerError", "RunContainerError", "PreCreateHookError",
+    "PreStartHookError", "PostStartHookError", "CrashLoopBackOff",
 ])
 
-DONE = "done"
-PENDING = "pending"
-FAILED = "failed"
-VANISHED = "vanished"
+CONTAINER = "container"
+SIDECAR = "sidecar"
+INIT = "init"
+
+# A sidecar still running as its baseline container this long after the pod's termination grace period
+# (which the kubelet grants the old container when it kills it for a new image) was not restarted.
+SIDECAR_GRACE_MARGIN = 15
+DEFAULT_TERMINATION_GRACE = 30
 
 
 def container_statuses(pod):
@@ -40,13 +68,39 @@ def find_status(pod, name):
     return None
 
 
+def container_kind(pod, name):
+    """``container``, ``sidecar`` (init container with ``restartPolicy: Always``), ``init`` or ``None``."""
+    spec = pod.get("spec") or {}
+    for container in spec.get("containers") or []:
+        if container.get("name") == name:
+            return CONTAINER
+    for container in spec.get("initContainers") or []:
+        if container.get("name") == name:
+            return SIDECAR if container.get("restartPolicy") == "Always" else INIT
+    return None
+
+
+def spec_image(pod, name):
+    for key in ("containers", "initContainers"):
+        for container in (pod.get("spec") or {}).get(key) or []:
+            if container.get("name") == name:
+                return container.get("image")
+    return None
+
+
+def _running(status):
+    return ((status or {}).get("state") or {}).get("running") is not None
+
+
 def baseline_of(pod, names):
     """What each named container looks like now, to recognise a new container later."""
     baseline = {}
     for name in names:
         status = find_status(pod, name) or {}
+        waiting = (status.get("state") or {}).get("waiting") or {}
         baseline[name] = {"containerID": status.get("containerID"), "restartCount": status.get("restartCount", 0),
-                          "imageID": status.get("imageID"), "image": status.get("image")}
+                          "imageID": status.get("imageID"), "image": status.get("image"),
+                          "running": _running(status), "reason": waiting.get("reason")}
     return baseline
 
 
@@ -57,45 +111,187 @@ def pod_ready(pod):
     return False
 
 
-def container_progress(pod, name, target, baseline=None, init=False):
-    """``(state, reason)`` of one container on its way to ``target``."""
+def _condition(pod, kind):
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind:
+            return condition.get("status") == "True"
+    return False
+
+
+def generation_lag(pod, generation):
+    """Why the kubelet has not acted on ``generation`` of the pod yet, or ``""``.
+
+    Only a pod that reports ``status.observedGeneration`` can lag; a kubelet that does not track pod
+    generations says nothing either way.
+    """
+    observed = (pod.get("status") or {}).get("observedGeneration")
+    if not generation or observed is None or observed >= generation:
+        return ""
+    return "kubelet has not acted on the patch yet (observedGeneration %s < %s)" % (observed, generation)
+
+
+def reports_generation(pod):
+    return (pod.get("status") or {}).get("observedGeneration") is not None
+
+
+def is_new_container(status, base):
+    """True when ``status`` is about a container created after the baseline was read."""
+    if not base:
+        return False
+    if status.get("restartCount", 0) > (base.get("restartCount") or 0):
+        return True
+    return bool(base.get("containerID") and status.get("containerID")
+                and status.get("containerID") != base.get("containerID"))
+
+
+def failure_of(status):
+    """``"Reason: message"`` when the container waits with a terminal reason, else ``""``."""
+    waiting = (status.get("state") or {}).get("waiting") or {}
+    if waiting.get("reason") not in FAIL_FAST_REASONS:
+        return ""
+    message = " ".join((waiting.get("message") or "").split())
+    return waiting["reason"] + (": " + message if message else "")
+
+
+def names_image(message, image):
+    """True when a kubelet message quotes ``image`` (it quotes the spec's image, ``:latest`` added)."""
+    if not message or not image:
+        return False
+    candidates = [image]
+    last = image.rsplit("/", 1)[-1]
+    if "@" not in image and ":" not in last:
+        candidates.append(image + ":latest")
+    return any('"%s"' % candidate in message for candidate in candidates)
+
+
+def failure_is_about(status, base, target):
+    """Whether the terminal reason in ``status`` belongs to the container's ``target`` image.
+
+    - a container newer than the baseline has the target's spec;
+    - a message that quotes the target image is about it (image pull, inspect, never-pull, name);
+    - a baseline container that was running at the patch and is not running now (or shows as
+      ``lastState.terminated``) was killed for the patch: what follows is about the new image;
+    - without a baseline (a pod read, not patched, by this run), the status has to show the target.
+    """
+    waiting = (status.get("state") or {}).get("waiting") or {}
+    if names_image(waiting.get("message"), target):
+        return True
+    if not base or not base.get("containerID"):
+        return same_image(status.get("image"), target) or runs_digest(status.get("imageID"), target)
+    if is_new_container(status, base):
+        return True
+    if not base.get("running"):
+        # The container was not running at the patch (crash loop, pull failure): a reason it had then may
+        # be the old one, still cached by the kubelet. Only a newer container or a quoted image decides.
+        return False
+    killed = ((status.get("lastState") or {}).get("terminated") or {}).get("containerID")
+    return not _running(status) or killed == base.get("containerID")
+
+
+def _termination_grace(pod):
+    value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return DEFAULT_TERMINATION_GRACE if value is None else value
+
+
+def sidecar_deadline(pod):
+    """Seconds after the patch by which a kubelet that restarts sidecars has killed the old one."""
+    return _termination_grace(pod) + SIDECAR_GRACE_MARGIN
+
+
+def spec_only_reason(pod, name):
+    """Why an image change of container ``name`` would change only the spec of this live pod, or ``""``.
+
+    A regular init container that has completed (or is running: the kubelet lets it finish on its old
+    image) is never re-run on a live pod; only one that has not started, or failed and is retried,
+    would pick up a new image.
+    """
+    if container_kind(pod, name) != INIT:
+        return ""
+    status = find_status(pod, name) or {}
+    state = status.get("state") or {}
+    terminated = state.get("terminated") or {}
+    started = any(_running(s) or (s.get("state") or {}).get("terminated") or s.get("lastState")
+                  for s in (pod.get("status") or {}).get("containerStatuses") or [])
+    if (terminated and terminated.get("exitCode") == 0) or _condition(pod, "Initialized") or started:
+        return ("init container %s has completed: the kubelet never re-runs a completed init container on a live "
+                "pod, so its new image takes effect only when the pod is recreated" % name)
+    if state.get("running") is not None:
+        return ("init container %s is running: the kubelet lets it finish on its old image and never re-runs it "
+                "on a live pod, so its new image takes effect only when the pod is recreated" % name)
+    return ""
+
+
+def container_progress(pod, name, target, baseline=None, elapsed=None, generation=None):
+    """``(state, reason)`` of one container on its way to ``target``.
+
+    ``baseline`` is the container as read when the patch landed (``baseline_of``), with an optional
+    ``accept`` container ID that already counts as running the target (a rollback whose original
+    container was never killed). ``elapsed`` is the seconds since the patch, ``generation`` the pod's
+    generation the patch returned. Without a baseline the pod is judged as read (the plan).
+    """
     status = find_status(pod, name)
+    kind = container_kind(pod, name)
     if status is None:
         return PENDING, "no status yet"
+    lag = generation_lag(pod, generation or pod_generation(pod))
+    if lag:
+        return PENDING, lag
+    base = baseline or {}
     state = status.get("state") or {}
     waiting = state.get("waiting")
-    # A terminal reason counts only when it is about the target image: right after a patch the status
-    # may still describe the previous (possibly broken) image until the kubelet catches up.
-    if waiting and waiting.get("reason") in FAIL_FAST_REASONS and same_image(status.get("image"), target):
-        message = (waiting.get("message") or "").strip()
-        return FAILED, waiting["reason"] + (": " + message if message else "")
-    base = baseline or {}
-    image_ok = same_image(status.get("image"), target) or bool(
-        base.get("imageID") and status.get("imageID") and status.get("imageID") != base.get("imageID"))
-    if not image_ok:
-        return PENDING, "still on %s" % (status.get("image") or "an unknown image")
-    if base.get("containerID") and status.get("containerID") == base.get("containerID") \
-            and status.get("restartCount", 0) <= base.get("restartCount", 0):
-        return PENDING, "container not restarted yet"
-    if init:
+    failure = failure_of(status)
+    if failure and failure_is_about(status, base, target):
+        return FAILED, failure
+    if not same_image(spec_image(pod, name), target):
+        return PENDING, "spec has %s" % (spec_image(pod, name) or "no such container")
+    accepted = bool(base.get("accept")) and status.get("containerID") == base.get("accept")
+    if base.get("containerID") and not accepted and not is_new_container(status, base):
+        if kind == SIDECAR and _running(status) and base.get("running") and not reports_generation(pod) \
+                and elapsed is not None and elapsed >= sidecar_deadline(pod):
+            return FAILED, ("sidecar still runs its previous container %ds after the patch: this kubelet does not "
+                            "restart a running sidecar (init container with restartPolicy: Always) when its image "
+                            "changes (kubelets before 1.33); the new image takes effect only when the sidecar exits "
+                            "or the pod is recreated" % int(elapsed))
+        if _running(status):
+            return PENDING, "kubelet has not restarted it yet (previous container running %s)" % (
+                status.get("image") or "an unknown image")
+        return PENDING, _waiting_text(waiting, "previous container not running")
+    if kind == INIT:
         terminated = state.get("terminated")
         if terminated and terminated.get("exitCode") == 0:
             return DONE, ""
         if terminated:
-            return FAILED, "init container exited %s" % terminated.get("exitCode")
-        return PENDING, "init container running"
-    if not state.get("running"):
-        return PENDING, "waiting: %s" % ((waiting or {}).get("reason") or "ContainerCreating") if waiting else "not running"
+            return FAILED, "init container exited %s%s" % (
+                terminated.get("exitCode"), (" (%s)" % terminated["reason"]) if terminated.get("reason") else "")
+        return PENDING, "init container running" if _running(status) else _waiting_text(waiting, "not started")
+    if not _running(status):
+        return PENDING, _waiting_text(waiting, "not running")
+    if not base.get("containerID") and not accepted and not reports_generation(pod) and not (
+            same_image(status.get("image"), target) or runs_digest(status.get("imageID"), target)):
+        # Read without a baseline (the plan): the runtime may name the image by another tag of the same image
+        # (containerd reports its first tag), so a running container whose spec has the target counts, as the
+        # kubelet restarts a container on an image change (a kubelet that reports generations was checked
+        # above). Not so a sidecar, which kubelets before 1.33 leave running on its old image.
+        if kind == SIDECAR:
+            return PENDING, ("sidecar still shows %s; kubelets before 1.33 do not restart a running sidecar when "
+                             "its image changes" % (status.get("image") or "an unknown image"))
     if not status.get("ready"):
         return PENDING, "running, not ready"
     return DONE, ""
 
 
-def pod_progress(pod, targets, baseline=None, init_names=()):
+def _waiting_text(waiting, default):
+    if not waiting:
+        return default
+    message = " ".join((waiting.get("message") or "").split())
+    return "waiting: %s%s" % (waiting.get("reason") or "ContainerCreating", (" (%s)" % message) if message else "")
+
+
+def pod_progress(pod, targets, baseline=None, elapsed=None, generation=None):
     """``(state, reason)`` of a pod: failed if any container failed, done when all are and it is Ready."""
     reasons = []
     for name in sorted(targets):
-        state, reason = container_progress(pod, name, targets[name], (baseline or {}).get(name), name in init_names)
+        state, reason = container_progress(pod, name, targets[name], (baseline or {}).get(name), elapsed, generation)
         if state == FAILED:
             return FAILED, "container %s: %s" % (name, reason)
         if state != DONE:
@@ -107,157 +303,38 @@ def pod_progress(pod, targets, baseline=None, init_names=()):
     return DONE, ""
 
 
-class Expectation(object):
-    """What one pod should end up as."""
+def next_decision(pod, targets, baseline=None):
+    """Seconds after the patch at which a pending pod may be decided without a new event, or ``None``.
 
-    __slots__ = ("name", "uid", "targets", "baseline", "init_names")
-
-    def __init__(self, name, uid, targets, baseline=None, init_names=()):
-        self.name = name
-        self.uid = uid
-        self.targets = targets
-        self.baseline = baseline or {}
-        self.init_names = tuple(init_names)
-
-
-class Outcome(object):
-    __slots__ = ("state", "reason", "pod", "ready_since")
-
-    def __init__(self, state, reason="", pod=None):
-        self.state = state
-        self.reason = reason
-        self.pod = pod
-        self.ready_since = None
-
-
-def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready_seconds=0,
-                  clock=time.monotonic, fail_fast=True, on_done=None):
-    """Watch pods until every expectation is met, one fails (``fail_fast``), or ``timeout``.
-
-    Returns ``{pod name: Outcome}``; never raises on a timeout (the caller reports what is
-    pending and why). A pod that is deleted, or replaced by a pod of the same name with
-    another uid, is ``vanished``. ``on_done(name, pod)`` is called once per pod, as soon as
-    it is seen done, while the others are still awaited.
+    A kubelet that does not restart a sidecar sends no event at all: the watch has to wake up.
     """
-    announced = set()
-    expected = dict((e.name, e) for e in expectations)
-    outcomes = dict((name, Outcome(PENDING, "not seen yet")) for name in expected)
-    if not expected:
-        return outcomes
-    deadline = clock() + timeout
-    query = {"labelSelector": selector} if selector else {}
+    for name in targets:
+        base = (baseline or {}).get(name) or {}
+        if container_kind(pod, name) == SIDECAR and base.get("running") and not reports_generation(pod):
+            return sidecar_deadline(pod)
+    return None
 
-    def observe(kind, pod):
-        name = pod.get("metadata", {}).get("name")
-        if name not in expected:
-            return
-        outcome = outcomes[name]
-        if outcome.state == VANISHED or (outcome.state == FAILED and fail_fast) \
-                or (outcome.state == DONE and not min_ready_seconds):
-            return
-        exp = expected[name]
-        if kind == "DELETED" or pod["metadata"].get("uid") != exp.uid or pod["metadata"].get("deletionTimestamp"):
-            outcome.state, outcome.reason, outcome.pod = VANISHED, "pod was deleted", pod
-            return
-        state, reason = pod_progress(pod, exp.targets, exp.baseline, exp.init_names)
-        outcome.pod = pod
-        if state == DONE and min_ready_seconds:
-            if outcome.ready_since is None:
-                outcome.ready_since = clock()
-            if clock() - outcome.ready_since < min_ready_seconds:
-                state, reason = PENDING, "Ready for less than %ss" % min_ready_seconds
-        elif state != DONE:
-            outcome.ready_since = None
-        outcome.state, outcome.reason = state, reason
-        if state == DONE and on_done is not None and name not in announced:
-            announced.add(name)
-            on_done(name, pod)
 
-    def settled():
-        if fail_fast and any(o.state == FAILED for o in outcomes.values()):
-            return True
-        return all(o.state != PENDING for o in outcomes.values())
+def plan_baseline(pod, targets):
+    """A baseline for the pods a run waits for without having patched them (a previous run did).
 
-    def recheck_timers():
-        for outcome in outcomes.values():
-            if outcome.state == PENDING and outcome.ready_since is not None and outcome.pod is not None:
-                observe("MODIFIED", outcome.pod)
+    Only sidecars that still show another image get one: a kubelet that does not restart them
+    sends no event, and the baseline lets the sidecar grace period decide. Other containers are
+    judged as read (a baseline would wait for a container that may already be the new one).
+    """
+    baseline = {}
+    for name, target in targets.items():
+        status = find_status(pod, name) or {}
+        if container_kind(pod, name) == SIDECAR and _running(status) and not reports_generation(pod) and not (
+                same_image(status.get("image"), target) or runs_digest(status.get("imageID"), target)):
+            baseline.update(baseline_of(pod, [name]))
+    return baseline
 
-    backoff = 0.2
-    while True:
-        try:
-            listing = kube.get(api_path("Pod", namespace), query or None, deadline=deadline)
-            seen = set()
-            for pod in listing.get("items") or []:
-                seen.add(pod["metadata"]["name"])
-                observe("LIST", pod)
-            for name in expected:
-                if name not in seen and outcomes[name].state == PENDING:
-                    outcomes[name].state, outcomes[name].reason = VANISHED, "pod no longer exists"
-            if settled() or clock() >= deadline:
-                return outcomes
-            version = listing.get("metadata", {}).get("resourceVersion")
-            while True:
-                remaining = deadline - clock()
-                if remaining <= 0:
-                    return outcomes
-                window = remaining
-                if min_ready_seconds:
-                    window = min(window, max(1.0, float(min_ready_seconds) / 2))
-                watch_query = dict(query)
-                watch_query["resourceVersion"] = version
-                for kind, obj in kube.watch(api_path("Pod", namespace), watch_query, min(window, 300)):
-                    if kind == "BOOKMARK":
-                        version = obj.get("metadata", {}).get("resourceVersion") or version
-                        continue
-                    version = obj.get("metadata", {}).get("resourceVersion") or version
-                    observe(kind, obj)
-                    if settled():
-                        return outcomes
-                    if clock() >= deadline:
-                        return outcomes
-                recheck_timers()
-                if settled():
-                    return outcomes
-                backoff = 0.2
-        except WatchExpired:
-            continue
-        except ApiError as exc:
-            if exc.status not in (0, 429, 500, 502, 503, 504) or clock() + backoff >= deadline:
-                if clock() + backoff >= deadline:
-                    return outcomes
-                raise
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+
+def pod_generation(pod):
+    return (pod.get("metadata") or {}).get("generation")
 
 
 def observed(obj, minimum_generation):
     """Whether the controller has seen ``minimum_generation`` of ``obj`` (``status.observedGeneration``)."""
     return ((obj or {}).get("status") or {}).get("observedGeneration", 0) >= minimum_generation
-
-
-def wait_for_generation(kube, kind, namespace, name, minimum_generation, deadline, current=None):
-    """The workload once its controller has observed ``minimum_generation``; watched, not polled.
-
-    ``current`` is the object as last read or written (its resourceVersion starts the watch).
-    Raises :class:`InplaceError` when the object is deleted or ``deadline`` (monotonic) passes.
-    """
-    what = "%s %s/%s" % (kind, namespace, name)
-    obj = current or kube.get(api_path(kind, namespace, name), deadline=deadline)
-    while not observed(obj, minimum_generation):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise InplaceError("%s: the controller did not observe generation %s in time" % (what, minimum_generation))
-        query = {"fieldSelector": "metadata.name=" + name,
-                 "resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
-        try:
-            for kind_seen, seen in kube.watch(api_path(kind, namespace), query, min(remaining, 60)):
-                if kind_seen == "DELETED":
-                    raise InplaceError("%s was deleted while waiting for its controller" % what)
-                if kind_seen in ("ADDED", "MODIFIED"):
-                    obj = seen
-                    if observed(obj, minimum_generation):
-                        return obj
-        except WatchExpired:
-            obj = kube.get(api_path(kind, namespace, name), deadline=deadline)
-    return obj

@@ -1,69 +1,102 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""wait.py: completion predicates, and the watch loop against a fake API with a fake clock."""
+"""wait.py: the pure predicates, over pods shaped as the real kubelet reports them.
+
+The shapes follow kubelet ``convertToAPIContainerStatuses`` (v1.31.14, v1.37.2): while a new image cannot
+be pulled the status is built from the old, killed container; a crash loop shows a newer container with
+``lastState.terminated``; sidecars report in ``initContainerStatuses``; ``status.observedGeneration``
+appears on kubelets that track pod generations.
+"""
 
 from __future__ import annotations
-
-import copy
 
 import pytest
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import wait
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import WatchExpired
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import (
     DONE,
     FAILED,
     PENDING,
-    VANISHED,
-    Expectation,
     baseline_of,
+    container_kind,
     container_progress,
+    failure_is_about,
+    generation_lag,
+    names_image,
+    next_decision,
+    plan_baseline,
     pod_progress,
     pod_ready,
-    wait_for_pods,
+    spec_only_reason,
 )
 
 OLD = "nginx:1.19"
 NEW = "nginx:1.20"
+OLD_ID = "docker.io/library/nginx@sha256:" + "1" * 64
+NEW_ID = "docker.io/library/nginx@sha256:" + "2" * 64
+RUNNING = {"running": {"startedAt": "2024-01-01T00:00:00Z"}}
 
 
-def status(name="web", image=OLD, cid="containerd://old", restarts=0, ready=True, state=None, image_id="sha256:old"):
-    return {"name": name, "image": image, "imageID": image_id, "containerID": cid, "restartCount": restarts,
-            "ready": ready, "state": state if state is not None else {"running": {"startedAt": "2024-01-01T00:00:00Z"}}}
+def status(name="web", image="docker.io/library/nginx:1.19", cid="containerd://old", restarts=0, ready=True,
+           state=None, image_id=OLD_ID, last=None):
+    entry = {"name": name, "image": image, "imageID": image_id, "containerID": cid, "restartCount": restarts,
+             "ready": ready, "started": ready, "state": RUNNING if state is None else state}
+    if last is not None:
+        entry["lastState"] = last
+    return entry
 
 
-def pod(name="web-0", uid="uid-0", statuses=None, init_statuses=None, ready=True, rv="1", deleting=False):
-    metadata = {"name": name, "uid": uid, "resourceVersion": rv}
-    if deleting:
-        metadata["deletionTimestamp"] = "2024-01-01T00:00:00Z"
-    return {
-        "metadata": metadata,
+def pod(statuses=None, init_statuses=None, ready=True, spec=None, generation=None, observed=None, conditions=()):
+    p = {
+        "metadata": {"name": "web-0", "uid": "uid-0"},
+        "spec": spec or {"containers": [{"name": "web", "image": NEW}]},
         "status": {
-            "conditions": [{"type": "PodScheduled", "status": "True"},
-                           {"type": "Ready", "status": "True" if ready else "False"}],
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}] + list(conditions),
             "containerStatuses": [status()] if statuses is None else statuses,
-            "initContainerStatuses": init_statuses or [],
         },
     }
+    if init_statuses is not None:
+        p["status"]["initContainerStatuses"] = init_statuses
+    if generation is not None:
+        p["metadata"]["generation"] = generation
+    if observed is not None:
+        p["status"]["observedGeneration"] = observed
+    return p
 
 
-def upgraded(name="web-0", uid="uid-0", **kwargs):
-    return pod(name, uid, statuses=[status(image="docker.io/library/nginx:1.20", cid="containerd://new", restarts=1,
-                                           image_id="sha256:new")], **kwargs)
+BASELINE = {"containerID": "containerd://old", "restartCount": 0, "imageID": OLD_ID,
+            "image": "docker.io/library/nginx:1.19", "running": True, "reason": None}
+KILLED = {"terminated": {"exitCode": 0, "reason": "Completed", "containerID": "containerd://old",
+                         "startedAt": "2024-01-01T00:00:00Z", "finishedAt": "2024-01-01T01:00:00Z"}}
 
 
-BASELINE = {"containerID": "containerd://old", "restartCount": 0, "imageID": "sha256:old", "image": OLD}
+def pull_failing(reason="ErrImagePull", message='failed to pull and unpack image "docker.io/library/nginx:1.20": not found',
+                 **kwargs):
+    """The old container's status kept while the new image's pull fails (image, imageID, ID, count all old)."""
+    return pod(statuses=[status(ready=False, state={"waiting": {"reason": reason, "message": message}}, last=KILLED)],
+               ready=False, **kwargs)
 
 
-# --- predicates ----------------------------------------------------------------------------------
+def crash_looping(**kwargs):
+    """The new image runs and exits: a newer container, back-off, lastState.terminated of the new one."""
+    return pod(statuses=[status(image="docker.io/library/nginx:1.20", image_id=NEW_ID, cid="containerd://new",
+                                restarts=3, ready=False,
+                                state={"waiting": {"reason": "CrashLoopBackOff",
+                                                   "message": "back-off 40s restarting failed container=web pod=web-0"}},
+                                last={"terminated": {"exitCode": 1, "reason": "Error", "containerID": "containerd://new"}})],
+               ready=False, **kwargs)
+
+
+# --- small predicates -----------------------------------------------------------------------------
 
 def test_baseline_of():
     assert baseline_of(pod(), ["web", "ghost"]) == {
         "web": BASELINE,
-        "ghost": {"containerID": None, "restartCount": 0, "imageID": None, "image": None},
+        "ghost": {"containerID": None, "restartCount": 0, "imageID": None, "image": None, "running": False,
+                  "reason": None},
     }
+    assert baseline_of(pull_failing(), ["web"])["web"]["reason"] == "ErrImagePull"
 
 
 @pytest.mark.parametrize("conditions, expected", [
@@ -77,397 +110,278 @@ def test_pod_ready(conditions, expected):
     assert pod_ready({"status": {"conditions": conditions}}) is expected
 
 
-@pytest.mark.parametrize("reason", sorted(wait.FAIL_FAST_REASONS))
-def test_fail_fast_reasons(reason):
-    waiting = {"waiting": {"reason": reason, "message": "  back-off pulling image \"nginx:nope\"  "}}
-    p = pod(statuses=[status(image="nginx:nope", ready=False, state=waiting)])
-    assert container_progress(p, "web", "nginx:nope", BASELINE) == (FAILED, reason + ': back-off pulling image "nginx:nope"')
+def test_fail_fast_reasons_are_the_kubelets():
+    assert wait.FAIL_FAST_REASONS >= {
+        "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "ImageInspectError",
+        "CreateContainerConfigError", "CreateContainerError", "RunContainerError", "PreStartHookError",
+        "PostStartHookError", "CrashLoopBackOff"}
+    assert "ContainerCreating" not in wait.FAIL_FAST_REASONS and "PodInitializing" not in wait.FAIL_FAST_REASONS
 
 
-def test_fail_fast_without_message():
-    p = pod(statuses=[status(image=NEW, state={"waiting": {"reason": "CrashLoopBackOff"}}, ready=False)])
-    assert container_progress(p, "web", NEW, BASELINE) == (FAILED, "CrashLoopBackOff")
+def test_container_kind():
+    spec = {"containers": [{"name": "web"}],
+            "initContainers": [{"name": "setup"}, {"name": "proxy", "restartPolicy": "Always"}]}
+    p = {"spec": spec}
+    assert [container_kind(p, n) for n in ("web", "setup", "proxy", "ghost")] == ["container", "init", "sidecar", None]
 
 
-def test_terminal_reason_of_the_previous_image_is_not_a_failure():
-    # Right after the patch the status may still describe the old (broken) image.
-    p = pod(statuses=[status(image=OLD, state={"waiting": {"reason": "CrashLoopBackOff"}}, ready=False)])
-    assert container_progress(p, "web", NEW, BASELINE) == (PENDING, "still on nginx:1.19")
+@pytest.mark.parametrize("message, image, expected", [
+    ('Back-off pulling image "nginx:1.20"', "nginx:1.20", True),
+    ('Back-off pulling image "nginx:1.20": ErrImagePull: not found', "nginx:1.20", True),
+    ('Back-off pulling image "nginx:1.2"', "nginx:1.20", False),
+    ('Container image "nginx:latest" is not present with pull policy of Never', "nginx", True),
+    ('Back-off pulling image "nginx:1.20"', "nginx:1.19", False),
+    ("", "nginx:1.20", False),
+    (None, "nginx:1.20", False),
+])
+def test_names_image(message, image, expected):
+    assert names_image(message, image) is expected
 
+
+@pytest.mark.parametrize("observed, generation, lagging", [
+    (None, 2, False),   # the kubelet does not track generations: says nothing
+    (1, 2, True),
+    (2, 2, False),
+    (3, 2, False),
+    (1, None, False),
+])
+def test_generation_lag(observed, generation, lagging):
+    assert bool(generation_lag(pod(observed=observed), generation)) is lagging
+
+
+# --- fail fast, by identity -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("reason", ["ErrImagePull", "ImagePullBackOff"])
+def test_pull_failure_on_the_old_containers_status_is_the_new_images(reason):
+    # status.image is still the old tag: the reason is attributed by the container's identity.
+    state, why = container_progress(pull_failing(reason), "web", NEW, BASELINE)
+    assert state == FAILED and why.startswith(reason + ": failed to pull")
+
+
+def test_pull_failure_while_the_old_container_still_shows_running_elsewhere_is_not_attributed():
+    # Same container, still running, a stale reason can not be there; but a waiting reason on the
+    # baseline container that was NOT running at the patch (it was crash looping) is the old one.
+    crashing_before = dict(BASELINE, running=False, reason="CrashLoopBackOff")
+    stale = pod(statuses=[status(ready=False, state={"waiting": {"reason": "CrashLoopBackOff",
+                                                                 "message": "back-off 5m0s restarting failed"}})])
+    assert container_progress(stale, "web", NEW, crashing_before)[0] == PENDING
+
+
+def test_pull_failure_quoting_the_target_counts_even_for_a_container_broken_before():
+    broken_before = dict(BASELINE, running=False, reason="ImagePullBackOff")
+    failing = pull_failing("ImagePullBackOff", 'Back-off pulling image "nginx:1.20"')
+    assert container_progress(failing, "web", NEW, broken_before)[0] == FAILED
+
+
+def test_crash_loop_of_the_new_container():
+    assert container_progress(crash_looping(), "web", NEW, BASELINE) == (
+        FAILED, "CrashLoopBackOff: back-off 40s restarting failed container=web pod=web-0")
+
+
+def test_nothing_is_attributed_before_the_kubelet_acted_on_the_patch():
+    lagging = pull_failing(generation=2, observed=1)
+    assert container_progress(lagging, "web", NEW, BASELINE, generation=2) == (
+        PENDING, "kubelet has not acted on the patch yet (observedGeneration 1 < 2)")
+    caught_up = pull_failing(generation=2, observed=2)
+    assert container_progress(caught_up, "web", NEW, BASELINE, generation=2)[0] == FAILED
+
+
+@pytest.mark.parametrize("container_status, base, expected", [
+    # killed by the patch: lastState names the baseline container
+    (status(state={"waiting": {"reason": "ErrImagePull"}}, last=KILLED), BASELINE, True),
+    # a newer container
+    (status(cid="containerd://new", restarts=1, state={"waiting": {"reason": "CrashLoopBackOff"}}), BASELINE, True),
+    # the baseline container, still running
+    (status(state=RUNNING), BASELINE, False),
+    # without a baseline the status has to show the target (or quote it)
+    (status(state={"waiting": {"reason": "ErrImagePull"}}), None, False),
+    (status(image="docker.io/library/nginx:1.20", state={"waiting": {"reason": "CrashLoopBackOff"}}), None, True),
+    (status(state={"waiting": {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "nginx:1.20"'}}),
+     None, True),
+])
+def test_failure_is_about(container_status, base, expected):
+    assert failure_is_about(container_status, base, NEW) is expected
+
+
+# --- done, by identity ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("container_status, expected", [
     (None, (PENDING, "no status yet")),
-    (status(), (PENDING, "still on nginx:1.19")),
-    (status(image=None, image_id=None), (PENDING, "still on an unknown image")),
-    # The image reads as the target, but it is still the same container (not restarted yet).
-    (status(image=NEW), (PENDING, "container not restarted yet")),
-    (status(image=NEW, cid="containerd://new", state={"waiting": {"reason": "ContainerCreating"}}, ready=False),
+    (status(), (PENDING, "kubelet has not restarted it yet (previous container running docker.io/library/nginx:1.19)")),
+    (status(ready=False, state={"waiting": {"reason": "ContainerCreating"}}, last=KILLED),
      (PENDING, "waiting: ContainerCreating")),
-    (status(image=NEW, cid="containerd://new", state={"waiting": {"message": "pulling"}}, ready=False),
+    (status(cid="containerd://new", restarts=1, state={"waiting": {"reason": "ContainerCreating"}}, ready=False),
      (PENDING, "waiting: ContainerCreating")),
-    (status(image=NEW, cid="containerd://new", state={"terminated": {"exitCode": 1}}, ready=False),
+    (status(cid="containerd://new", restarts=1, state={"terminated": {"exitCode": 1}}, ready=False),
      (PENDING, "not running")),
-    (status(image=NEW, cid="containerd://new", ready=False), (PENDING, "running, not ready")),
-    (status(image=NEW, cid="containerd://new"), (DONE, "")),
-    # Same container id but the restart count moved on: a new container.
-    (status(image=NEW, restarts=1), (DONE, "")),
-    # Normalised spelling of the target counts.
-    (status(image="docker.io/library/nginx:1.20", cid="containerd://new"), (DONE, "")),
-    # The runtime reports the image by digest only: a new imageID proves the new image.
-    (status(image="docker.io/library/nginx@sha256:" + "c" * 64, image_id="sha256:new", cid="containerd://new"),
-     (DONE, "")),
+    (status(image="docker.io/library/nginx:1.20", cid="containerd://new", restarts=1, ready=False),
+     (PENDING, "running, not ready")),
+    (status(image="docker.io/library/nginx:1.20", image_id=NEW_ID, cid="containerd://new", restarts=1), (DONE, "")),
+    # A retag to the same image: containerd still names it by its first tag, imageID unchanged; a new
+    # container of the patched spec is all the proof there is, and enough.
+    (status(cid="containerd://new", restarts=1), (DONE, "")),
+    # Same container ID, restart count moved on: a new container.
+    (status(image="docker.io/library/nginx:1.20", restarts=1), (DONE, "")),
 ])
 def test_container_progress(container_status, expected):
     p = pod(statuses=[] if container_status is None else [container_status])
     assert container_progress(p, "web", NEW, BASELINE) == expected
 
 
-def test_container_progress_without_baseline():
-    assert container_progress(pod(statuses=[status(image=NEW)]), "web", NEW) == (DONE, "")
+def test_spec_must_have_the_target():
+    p = pod(spec={"containers": [{"name": "web", "image": OLD}]},
+            statuses=[status(cid="containerd://new", restarts=1)])
+    assert container_progress(p, "web", NEW, BASELINE) == (PENDING, "spec has nginx:1.19")
 
 
-@pytest.mark.parametrize("state, expected", [
-    ({"terminated": {"exitCode": 0}}, (DONE, "")),
-    ({"terminated": {"exitCode": 2}}, (FAILED, "init container exited 2")),
-    ({"running": {}}, (PENDING, "init container running")),
+def test_rollback_accepts_the_original_container_still_running():
+    # The new image never got the old container killed (or a sidecar was never restarted): patched back,
+    # the original container is on the target again.
+    p = pod(spec={"containers": [{"name": "web", "image": OLD}]})
+    base = dict(BASELINE, accept="containerd://old")
+    assert container_progress(p, "web", OLD, base) == (DONE, "")
+
+
+def test_rollback_after_a_pull_failure_waits_for_the_new_container_of_the_old_image():
+    back = pull_failing("ImagePullBackOff", 'Back-off pulling image "nginx:1.20"',
+                        spec={"containers": [{"name": "web", "image": OLD}]})
+    base = dict(baseline_of(back, ["web"])["web"], accept="containerd://old")
+    # The stale reason of the bad image is not a failure of the rollback.
+    assert container_progress(back, "web", OLD, base)[0] == PENDING
+    restored = pod(spec={"containers": [{"name": "web", "image": OLD}]},
+                   statuses=[status(cid="containerd://again", restarts=1, last=KILLED)])
+    assert container_progress(restored, "web", OLD, base) == (DONE, "")
+
+
+# --- pods read without a baseline (the plan, a re-run) ----------------------------------------------
+
+DIGEST = "nginx@sha256:" + "2" * 64
+
+
+@pytest.mark.parametrize("container_status, expected", [
+    # Digest target: containerd names the image by its first tag, or sha256:<id>; imageID has the digest.
+    (status(image="docker.io/library/nginx:1.20", image_id=NEW_ID), (DONE, "")),
+    (status(image="sha256:" + "f" * 64, image_id=NEW_ID), (DONE, "")),
+    (status(image="docker.io/library/nginx:1.20", image_id=NEW_ID, ready=False), (PENDING, "running, not ready")),
+    (status(image="docker.io/library/nginx:1.20", image_id=NEW_ID, ready=False,
+            state={"waiting": {"reason": "ErrImagePull", "message": 'Back-off pulling image "%s"' % DIGEST}}),
+     (FAILED, 'ErrImagePull: Back-off pulling image "%s"' % DIGEST)),
 ])
-def test_init_container_progress(state, expected):
-    p = pod(init_statuses=[status(name="init", image=NEW, cid="containerd://new", state=state)])
-    assert container_progress(p, "init", NEW, {"containerID": "containerd://old"}, init=True) == expected
+def test_digest_pinned_pod_as_read(container_status, expected):
+    p = pod(spec={"containers": [{"name": "web", "image": DIGEST}]}, statuses=[container_status])
+    assert container_progress(p, "web", DIGEST) == expected
 
+
+def test_retag_as_read_is_current():
+    # spec has the new tag, the runtime still reports the image's first tag
+    assert container_progress(pod(), "web", NEW) == (DONE, "")
+
+
+def test_pod_as_read_with_generations():
+    assert container_progress(pod(generation=3, observed=2), "web", NEW)[0] == PENDING
+    assert container_progress(pod(generation=3, observed=3), "web", NEW) == (DONE, "")
+
+
+# --- init containers and sidecars ---------------------------------------------------------------------
+
+INIT_SPEC = {"containers": [{"name": "web", "image": OLD}], "initContainers": [{"name": "setup", "image": "busybox:2"}]}
+SIDECAR_SPEC = {"containers": [{"name": "web", "image": OLD}],
+                "initContainers": [{"name": "proxy", "image": "envoy:2", "restartPolicy": "Always"}]}
+
+
+def setup_status(state):
+    return status(name="setup", image="docker.io/library/busybox:1", cid="containerd://setup", ready=False, state=state)
+
+
+@pytest.mark.parametrize("init_state, initialized, spec_only", [
+    ({"terminated": {"exitCode": 0, "reason": "Completed"}}, True, True),
+    ({"running": {}}, False, True),
+    ({"terminated": {"exitCode": 1, "reason": "Error"}}, False, False),  # failed, retried with the new image
+    ({"waiting": {"reason": "PodInitializing"}}, False, False),
+])
+def test_spec_only_reason(init_state, initialized, spec_only):
+    conditions = [{"type": "Initialized", "status": "True" if initialized else "False"}]
+    statuses = [status()] if initialized else [status(state={"waiting": {"reason": "PodInitializing"}}, ready=False)]
+    p = pod(spec=INIT_SPEC, statuses=statuses, init_statuses=[setup_status(init_state)], conditions=conditions)
+    reason = spec_only_reason(p, "setup")
+    assert bool(reason) is spec_only
+    if initialized:
+        assert reason == ("init container setup has completed: the kubelet never re-runs a completed init container "
+                          "on a live pod, so its new image takes effect only when the pod is recreated")
+
+
+def test_spec_only_is_only_for_regular_init_containers():
+    assert spec_only_reason(pod(spec=SIDECAR_SPEC), "proxy") == ""
+    assert spec_only_reason(pod(), "web") == ""
+
+
+def sidecar_pod(side, observed=None, grace=None):
+    spec = dict(SIDECAR_SPEC)
+    if grace is not None:
+        spec["terminationGracePeriodSeconds"] = grace
+    return pod(spec=spec, statuses=[status()], init_statuses=[side], observed=observed, generation=2 if observed else None)
+
+
+SIDE_BASE = {"containerID": "containerd://p1", "restartCount": 0, "imageID": "x", "image": "docker.io/library/envoy:1",
+             "running": True, "reason": None}
+
+
+def test_sidecar_restarted_in_place_is_done():
+    side = status(name="proxy", image="docker.io/library/envoy:2", cid="containerd://p2", restarts=1)
+    assert container_progress(sidecar_pod(side), "proxy", "envoy:2", SIDE_BASE, elapsed=3) == (DONE, "")
+
+
+def test_sidecar_not_restarted_fails_after_the_grace():
+    side = status(name="proxy", image="docker.io/library/envoy:1", cid="containerd://p1")
+    p = sidecar_pod(side, grace=30)
+    assert container_progress(p, "proxy", "envoy:2", SIDE_BASE, elapsed=44)[0] == PENDING
+    state, reason = container_progress(p, "proxy", "envoy:2", SIDE_BASE, elapsed=45)
+    assert state == FAILED
+    assert reason.startswith("sidecar still runs its previous container 45s after the patch: this kubelet does not "
+                             "restart a running sidecar")
+    assert next_decision(p, {"proxy": "envoy:2"}, {"proxy": SIDE_BASE}) == 45
+
+
+def test_sidecar_on_a_kubelet_that_reports_generations_is_waited_for():
+    side = status(name="proxy", image="docker.io/library/envoy:1", cid="containerd://p1")
+    p = sidecar_pod(side, observed=2)
+    assert container_progress(p, "proxy", "envoy:2", SIDE_BASE, elapsed=600, generation=2)[0] == PENDING
+    assert next_decision(p, {"proxy": "envoy:2"}, {"proxy": SIDE_BASE}) is None
+
+
+def test_sidecar_as_read_on_the_old_image():
+    side = status(name="proxy", image="docker.io/library/envoy:1", cid="containerd://p1")
+    p = sidecar_pod(side)
+    state, reason = container_progress(p, "proxy", "envoy:2")
+    assert state == PENDING and "do not restart a running sidecar" in reason
+    assert plan_baseline(p, {"proxy": "envoy:2", "web": OLD}) == {"proxy": dict(SIDE_BASE, imageID=OLD_ID)}
+
+
+# --- pods ---------------------------------------------------------------------------------------------
 
 def test_pod_progress_done():
-    assert pod_progress(upgraded(), {"web": NEW}, {"web": BASELINE}) == (DONE, "")
+    done = pod(statuses=[status(image="docker.io/library/nginx:1.20", cid="containerd://new", restarts=1)])
+    assert pod_progress(done, {"web": NEW}, {"web": BASELINE}) == (DONE, "")
 
 
 def test_pod_progress_not_ready():
-    assert pod_progress(upgraded(ready=False), {"web": NEW}, {"web": BASELINE}) == (PENDING, "pod not Ready")
-
-
-def test_pod_progress_collects_reasons():
-    p = pod(statuses=[status(), status(name="side", image="envoy:1", cid="c://s")])
-    assert pod_progress(p, {"web": NEW, "side": "envoy:2"}) == (
-        PENDING, "container side: still on envoy:1; container web: still on nginx:1.19")
+    done = pod(statuses=[status(cid="containerd://new", restarts=1)], ready=False)
+    assert pod_progress(done, {"web": NEW}, {"web": BASELINE}) == (PENDING, "pod not Ready")
 
 
 def test_pod_progress_fails_on_first_failure():
-    p = pod(statuses=[status(), status(name="side", image="envoy:2", state={"waiting": {"reason": "ErrImagePull"}})])
+    spec = {"containers": [{"name": "web", "image": NEW}, {"name": "side", "image": "envoy:2"}]}
+    p = pod(spec=spec, statuses=[status(), status(name="side", cid="c://s", state={"waiting": {"reason": "ErrImagePull"}},
+                                                  last={"terminated": {"exitCode": 0, "containerID": "c://s"}})])
+    base = {"web": BASELINE, "side": dict(BASELINE, containerID="c://s")}
     # "side" sorts before "web", but a failure anywhere wins over pending containers.
-    assert pod_progress(p, {"web": NEW, "side": "envoy:2"}) == (FAILED, "container side: ErrImagePull")
-
-
-def test_pod_progress_init_names():
-    p = pod(init_statuses=[status(name="init", image=NEW, cid="c://new", state={"terminated": {"exitCode": 0}})],
-            statuses=[])
-    assert pod_progress(p, {"init": NEW}, {"init": {"containerID": "c://old"}}, init_names=("init",)) == (DONE, "")
-    assert pod_progress(p, {"init": NEW}, {"init": {"containerID": "c://old"}})[0] == PENDING
-
-
-# --- the watch loop --------------------------------------------------------------------------------
-
-class FakeClock(object):
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
-class FakeKube(object):
-    """``get`` returns the next listing; ``watch`` plays the next script of events.
-
-    A script is a list of ``(type, pod)`` events; an exception instance in it is raised, a
-    number advances the clock. When a script runs out the watch "times out": the clock moves
-    on by the window it was given.
-    """
-
-    def __init__(self, clock, listings, watches=()):
-        self.clock = clock
-        self.listings = list(listings)
-        self.watches = list(watches)
-        self.gets = []
-        self.watch_queries = []
-
-    def get(self, path, query=None, deadline=None):
-        self.gets.append((path, query))
-        item = self.listings.pop(0) if len(self.listings) > 1 else self.listings[0]
-        if isinstance(item, Exception):
-            raise item
-        return {"metadata": {"resourceVersion": "100"}, "items": copy.deepcopy(item)}
-
-    def watch(self, path, query, timeout_seconds):
-        self.watch_queries.append((path, dict(query), timeout_seconds))
-        script = self.watches.pop(0) if self.watches else []
-        for event in script:
-            if isinstance(event, Exception):
-                raise event
-            if isinstance(event, (int, float)):
-                self.clock.advance(event)
-                continue
-            yield event
-        self.clock.advance(timeout_seconds)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    slept = []
-    monkeypatch.setattr(wait.time, "sleep", slept.append)
-    return slept
-
-
-def expect(name="web-0", uid="uid-0"):
-    return Expectation(name, uid, {"web": NEW}, {"web": BASELINE})
-
-
-def test_no_expectations(clock):
-    kube = FakeKube(clock, [[]])
-    assert wait_for_pods(kube, "ns", [], 10, clock=clock) == {}
-    assert kube.gets == []
-
-
-def test_done_from_the_list(clock):
-    kube = FakeKube(clock, [[upgraded()]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 60, selector="app=web", clock=clock)
-    assert outcomes["web-0"].state == DONE
-    assert kube.gets == [("/api/v1/namespaces/ns/pods", {"labelSelector": "app=web"})]
-    assert kube.watch_queries == []
-
-
-def test_done_from_the_watch(clock):
-    later = upgraded(rv="101")
-    kube = FakeKube(clock, [[pod()]], [[("MODIFIED", later)]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 60, clock=clock)
-    assert outcomes["web-0"].state == DONE
-    path, query, _timeout = kube.watch_queries[0]
-    assert path == "/api/v1/namespaces/ns/pods"
-    assert query == {"resourceVersion": "100"}
-
-
-@pytest.mark.parametrize("reason", ["ErrImagePull", "CrashLoopBackOff"])
-def test_fail_fast(clock, reason):
-    failing = pod(statuses=[status(image=NEW, cid="c://new", ready=False, state={"waiting": {"reason": reason}})])
-    kube = FakeKube(clock, [[pod(), pod("web-1", "uid-1")]], [[("MODIFIED", failing)]])
-    outcomes = wait_for_pods(kube, "ns", [expect(), expect("web-1", "uid-1")], 300, clock=clock)
-    assert outcomes["web-0"].state == FAILED
-    assert outcomes["web-0"].reason == "container web: " + reason
-    assert outcomes["web-1"].state == PENDING
-    assert clock() == 1000.0, "fail fast must not wait for the timeout"
-
-
-def test_no_fail_fast_waits_for_the_others(clock):
-    failing = pod(statuses=[status(image=NEW, state={"waiting": {"reason": "ErrImagePull"}})])
-    kube = FakeKube(clock, [[pod(), pod("web-1", "uid-1")]],
-                    [[("MODIFIED", failing), ("MODIFIED", upgraded("web-1", "uid-1"))]])
-    outcomes = wait_for_pods(kube, "ns", [expect(), expect("web-1", "uid-1")], 300, clock=clock, fail_fast=False)
-    assert (outcomes["web-0"].state, outcomes["web-1"].state) == (FAILED, DONE)
-
-
-def test_pod_missing_from_the_list_vanished(clock):
-    kube = FakeKube(clock, [[upgraded("web-1", "uid-1")]])
-    outcomes = wait_for_pods(kube, "ns", [expect(), expect("web-1", "uid-1")], 60, clock=clock)
-    assert outcomes["web-0"].state == VANISHED
-    assert outcomes["web-0"].reason == "pod no longer exists"
-    assert outcomes["web-1"].state == DONE
-
-
-@pytest.mark.parametrize("event", [
-    ("DELETED", pod()),
-    ("MODIFIED", pod(deleting=True)),
-    ("ADDED", pod(uid="uid-replacement")),  # same name, another pod
-])
-def test_pod_vanished_during_the_watch(clock, event):
-    kube = FakeKube(clock, [[pod()]], [[event]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 60, clock=clock)
-    assert outcomes["web-0"].state == VANISHED
-    assert outcomes["web-0"].reason == "pod was deleted"
-
-
-def test_other_pods_are_ignored(clock):
-    kube = FakeKube(clock, [[pod()]], [[("MODIFIED", upgraded("other", "uid-x")), ("MODIFIED", upgraded())]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 60, clock=clock)
-    assert list(outcomes) == ["web-0"]
-    assert outcomes["web-0"].state == DONE
-
-
-def test_watch_expired_relists(clock):
-    kube = FakeKube(clock, [[pod()], [upgraded()]], [[WatchExpired()]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 60, clock=clock)
-    assert outcomes["web-0"].state == DONE
-    assert len(kube.gets) == 2
-
-
-def test_bookmark_moves_the_resource_version(clock):
-    bookmark = ("BOOKMARK", {"metadata": {"resourceVersion": "150"}})
-    kube = FakeKube(clock, [[pod()]], [[bookmark], [("MODIFIED", upgraded())]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 600, clock=clock)
-    assert outcomes["web-0"].state == DONE
-    assert [q["resourceVersion"] for _p, q, _t in kube.watch_queries] == ["100", "150"]
-
-
-def test_timeout_returns_pending(clock):
-    kube = FakeKube(clock, [[pod()]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 30, clock=clock)
-    assert outcomes["web-0"].state == PENDING
-    assert outcomes["web-0"].reason == "container web: still on nginx:1.19"
-    assert clock() >= 1030.0
-    # The watch never asks for more than what is left.
-    assert all(timeout <= 30 for _p, _q, timeout in kube.watch_queries)
-
-
-def test_timeout_during_the_watch(clock):
-    kube = FakeKube(clock, [[pod()]], [[40, ("MODIFIED", pod(rv="2")), ("MODIFIED", upgraded())]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 30, clock=clock)
-    assert outcomes["web-0"].state == PENDING
-
-
-def test_zero_timeout_lists_once(clock):
-    kube = FakeKube(clock, [[pod()]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 0, clock=clock)
-    assert outcomes["web-0"].state == PENDING
-    assert len(kube.gets) == 1 and kube.watch_queries == []
-
-
-def test_min_ready_seconds(clock):
-    # Ready at t=0, still Ready when the watch window ends at t=5: done only then.
-    kube = FakeKube(clock, [[upgraded()]], [[2], [3]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 60, min_ready_seconds=5, clock=clock)
-    assert outcomes["web-0"].state == DONE
-    assert clock() - 1000.0 >= 5
-    # Watch windows are cut to half of min_ready_seconds so the timer gets rechecked.
-    assert all(timeout <= 2.5 for _p, _q, timeout in kube.watch_queries)
-
-
-def test_min_ready_seconds_restarts_when_not_ready(clock):
-    flapping = upgraded(ready=False)
-    kube = FakeKube(clock, [[upgraded()]], [[1, ("MODIFIED", flapping), 1, ("MODIFIED", upgraded())]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 60, min_ready_seconds=5, clock=clock)
-    assert outcomes["web-0"].state == DONE
-    # Ready again at t=2, so done no sooner than t=7.
-    assert clock() - 1000.0 >= 7
-
-
-def test_min_ready_seconds_not_reached_before_timeout(clock):
-    kube = FakeKube(clock, [[upgraded()]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 3, min_ready_seconds=10, clock=clock)
-    assert outcomes["web-0"].state == PENDING
-    assert outcomes["web-0"].reason == "Ready for less than 10s"
-
-
-def test_transient_api_error_is_retried(clock, no_sleep):
-    kube = FakeKube(clock, [ApiError("unavailable", status=503), [upgraded()]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 60, clock=clock)
-    assert outcomes["web-0"].state == DONE
-    assert no_sleep == [0.2]
-
-
-def test_permanent_api_error_is_raised(clock):
-    kube = FakeKube(clock, [ApiError("forbidden", status=403)])
-    with pytest.raises(ApiError) as exc:
-        wait_for_pods(kube, "ns", [expect()], 60, clock=clock)
-    assert exc.value.status == 403
-
-
-def test_transient_error_at_the_deadline_returns(clock):
-    kube = FakeKube(clock, [[pod()], ApiError("unavailable", status=503)], [[30, WatchExpired()]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 30, clock=clock)
-    assert outcomes["web-0"].state == PENDING
-
-
-def test_on_done_is_called_once_per_pod_as_soon_as_it_is_done(clock):
-    calls = []
-    kube = FakeKube(clock, [[upgraded(), pod("web-1", "uid-1")]],
-                    [[("MODIFIED", upgraded(rv="101")), ("MODIFIED", upgraded("web-1", "uid-1", rv="102"))]])
-    outcomes = wait_for_pods(kube, "ns", [expect(), expect("web-1", "uid-1")], 60, clock=clock,
-                             on_done=lambda name, seen: calls.append((name, seen["metadata"]["uid"], len(kube.watch_queries))))
-    assert outcomes["web-0"].state == DONE and outcomes["web-1"].state == DONE
-    # web-0 is announced from the list, before any watch; web-1 from the watch; neither twice.
-    assert calls == [("web-0", "uid-0", 0), ("web-1", "uid-1", 1)]
-
-
-def test_on_done_is_not_called_for_failed_or_vanished_pods(clock):
-    calls = []
-    failing = pod(statuses=[status(image=NEW, cid="c://new", ready=False, state={"waiting": {"reason": "ErrImagePull"}})])
-    kube = FakeKube(clock, [[pod(), pod("web-1", "uid-1")]], [[("DELETED", pod("web-1", "uid-1")), ("MODIFIED", failing)]])
-    wait_for_pods(kube, "ns", [expect(), expect("web-1", "uid-1")], 60, clock=clock,
-                  on_done=lambda name, seen: calls.append(name))
-    assert calls == []
-
-
-def test_on_done_waits_for_min_ready_seconds(clock):
-    calls = []
-    kube = FakeKube(clock, [[upgraded()]], [[5, ("MODIFIED", upgraded(rv="101"))]])
-    outcomes = wait_for_pods(kube, "ns", [expect()], 60, clock=clock, min_ready_seconds=3,
-                             on_done=lambda name, seen: calls.append((name, clock())))
-    assert outcomes["web-0"].state == DONE
-    assert calls == [("web-0", 1005.0)]
-
-
-# --- waiting for a controller to observe a generation -------------------------------------------
-
-class GenerationKube(object):
-    """``get`` returns the next object; ``watch`` plays the next script (an exception is raised)."""
-
-    def __init__(self, gets, watches=()):
-        self.gets = list(gets)
-        self.watches = list(watches)
-        self.get_calls = 0
-        self.watch_queries = []
-
-    def get(self, path, query=None, deadline=None):
-        self.get_calls += 1
-        return self.gets.pop(0)
-
-    def watch(self, path, query, timeout_seconds):
-        self.watch_queries.append((path, dict(query)))
-        for event in self.watches.pop(0):
-            if isinstance(event, Exception):
-                raise event
-            yield event
-
-
-def deployment(generation, observed, rv="1"):
-    return {"metadata": {"name": "web", "generation": generation, "resourceVersion": rv},
-            "status": {"observedGeneration": observed}}
-
-
-def test_generation_already_observed_needs_no_watch():
-    kube = GenerationKube([])
-    current = deployment(3, 3)
-    assert wait.wait_for_generation(kube, "Deployment", "ns", "web", 3, wait.time.monotonic() + 60, current) is current
-    assert kube.get_calls == 0 and kube.watch_queries == []
-
-
-def test_generation_is_watched_from_the_current_resource_version():
-    kube = GenerationKube([], [[("MODIFIED", deployment(3, 2, rv="5")), ("MODIFIED", deployment(3, 3, rv="6"))]])
-    seen = wait.wait_for_generation(kube, "Deployment", "ns", "web", 3, wait.time.monotonic() + 60, deployment(3, 2, rv="4"))
-    assert seen["metadata"]["resourceVersion"] == "6"
-    assert kube.watch_queries == [("/apis/apps/v1/namespaces/ns/deployments",
-                                   {"fieldSelector": "metadata.name=web", "resourceVersion": "4"})]
-
-
-def test_generation_watch_expired_reads_again():
-    kube = GenerationKube([deployment(3, 3, rv="9")], [[WatchExpired()]])
-    seen = wait.wait_for_generation(kube, "StatefulSet", "ns", "web", 3, wait.time.monotonic() + 60, deployment(3, 2))
-    assert seen["metadata"]["resourceVersion"] == "9" and kube.get_calls == 1
-
-
-def test_generation_owner_deleted_is_an_error():
-    kube = GenerationKube([], [[("DELETED", deployment(3, 2))]])
-    with pytest.raises(wait.InplaceError) as exc:
-        wait.wait_for_generation(kube, "DaemonSet", "ns", "web", 3, wait.time.monotonic() + 60, deployment(3, 2))
-    assert "DaemonSet ns/web was deleted" in exc.value.msg
-
-
-def test_generation_not_observed_by_the_deadline():
-    kube = GenerationKube([deployment(3, 2)])
-    with pytest.raises(wait.InplaceError) as exc:
-        wait.wait_for_generation(kube, "Deployment", "ns", "web", 3, wait.time.monotonic() - 1)
-    assert "did not observe generation 3" in exc.value.msg
+    assert pod_progress(p, {"web": NEW, "side": "envoy:2"}, base) == (FAILED, "container side: ErrImagePull")
+
+
+def test_pod_progress_collects_reasons():
+    spec = {"containers": [{"name": "web", "image": NEW}, {"name": "side", "image": "envoy:2"}]}
+    p = pod(spec=spec, statuses=[status(), status(name="side", image="envoy:1", cid="c://s")])
+    base = {"web": BASELINE, "side": dict(BASELINE, containerID="c://s")}
+    assert pod_progress(p, {"web": NEW, "side": "envoy:2"}, base) == (
+        PENDING, "container side: kubelet has not restarted it yet (previous container running envoy:1); "
+                 "container web: kubelet has not restarted it yet (previous container running docker.io/library/nginx:1.19)")

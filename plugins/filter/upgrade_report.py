@@ -52,7 +52,11 @@ _value:
       type: list
       elements: dict
     upgraded:
-      description: Pods patched by the run that ended on the target images.
+      description: Pods patched by the run that ended on the target images (state V(upgraded) or V(current)).
+      type: list
+      elements: str
+    spec_only:
+      description: Pods whose change was accepted as spec-only (state V(spec_only)); they count as on the target.
       type: list
       elements: str
     already_current:
@@ -64,11 +68,13 @@ _value:
       type: list
       elements: str
     failed:
-      description: Pods that failed, conflicted, timed out or could not be rolled back.
+      description: Pods in a failed state (V(failed), V(timed_out), V(conflict), V(error), V(rollback_failed)),
+        the same group as the module's RV(inplace.kubernetes.k8s_inplace_upgrade#module:failed_pods).
       type: list
       elements: str
     left:
-      description: Pods neither on the target images nor failed (not reached, rolled back, vanished).
+      description: Pods neither on the target (V(current), V(upgraded), V(spec_only)) nor failed (not reached,
+        pending, rolled back, vanished, skipped).
       type: list
       elements: str
     template_synced:

@@ -67,8 +67,11 @@ options:
       - What to do when a batch fails (bad image, crash loop, timeout, rejected patch).
       - V(rollback) patches the failed batch back to the images it had and waits until it is Ready again;
         V(rollback_all) does so for every pod this run changed; V(stop) leaves the pods as they are.
-      - In every case the module fails with a message naming the pods and the reason, and the result lists each
-        pod's state.
+      - In every case the module fails with a message naming the pods, containers and the kubelet's reason, and the
+        result lists each pod's state. The message says how many pods were rolled back, which, and which were not
+        and why.
+      - A rollback after a bad image usually gets a new container on the old image (the upgrade had already killed
+        the old one); where the old container was never killed, it still running counts as rolled back.
     type: str
     default: rollback
     choices: [rollback, rollback_all, stop]
@@ -111,6 +114,17 @@ options:
         Deployment is paused with a template no ReplicaSet runs yet. Refused by default.
     type: bool
     default: false
+  allow_spec_only:
+    description:
+      - Accept image changes that the kubelet never applies to a live pod, as spec-only changes.
+      - A regular init container that has completed (or is running) is never re-run on a live pod (kubelet
+        C(computeInitContainerActions)), so its new image takes effect only when the pod is recreated. By default such a
+        target is refused before any write, with a message that says so.
+      - With V(true), the pods' spec gets the new image and is not waited for (a pod whose only changes are such is
+        reported with state V(spec_only), listed in RV(spec_only)), and the owner's template is synced (O(sync_template))
+        so new pods run the image.
+    type: bool
+    default: false
   events:
     description:
       - Record Kubernetes Events on the owner and each pod (started, pod upgraded, failed, rolled back, template
@@ -134,6 +148,18 @@ options:
     default: true
 notes:
   - Only fields that Kubernetes allows to change on a live pod are changed (container and init container images).
+  - A sidecar (init container with C(restartPolicy=Always)) is restarted in place on an image change by kubelets 1.33
+    and later, and waited for like a container. Older kubelets (1.29 to 1.32; see C(computeInitContainerActions) in
+    kubelet 1.31) keep the old sidecar running; a pod whose kubelet reports no C(status.observedGeneration) and whose
+    sidecar still runs its previous container C(terminationGracePeriodSeconds) + 15 seconds after the patch fails its
+    batch with a reason that says so, instead of waiting for O(wait_timeout).
+  - Mirror pods of static pods (annotation C(kubernetes.io/config.mirror)) are never patched, and reported with state
+    V(skipped) and the reason; the kubelet runs the static pod's manifest from its node, never an edited mirror pod.
+  - A pod with an ephemeral container that targets a container the upgrade restarts gets a warning; the ephemeral
+    container is never restarted.
+  - Images are compared as the runtimes report them. containerd gives C(status.image) as the image's first tag (or
+    C(sha256:<id>)) and C(imageID) as C(repo@sha256:<digest>), so a target pinned by digest is current when the
+    digest in C(imageID) matches, and a re-run on a digest-pinned workload is C(changed=false) without waiting.
   - The container's writable layer is lost when it restarts, as with any container restart.
 seealso:
   - module: inplace.kubernetes.k8s_inplace_upgrade_info
@@ -207,9 +233,13 @@ pods:
     restart_count: {description: Sum of the containers' restart counts., type: int, returned: always}
     state:
       description:
-        - V(upgraded), V(current), V(would_upgrade), V(patched) (not waited for), V(needs_upgrade), V(failed),
-          V(timed_out), V(interrupted) (not done when its batch failed), V(conflict), V(vanished), V(rolled_back),
-          V(rollback_failed), V(error).
+        - "On the target: V(current) (before the run), V(upgraded) (patched and seen running the targets),
+          V(spec_only) (patched, the kubelet will not restart the container; O(allow_spec_only))."
+        - "Pending: V(would_upgrade) (check mode), V(needs_upgrade), V(in_progress), V(patched) (not waited for,
+          O(wait=false)), V(interrupted) (not done when another pod of its batch failed)."
+        - "Failed: V(failed) (bad image, crash loop, sidecar not restarted), V(timed_out), V(conflict) (changed by
+          someone else), V(error) (patch refused), V(rollback_failed)."
+        - "Other: V(rolled_back), V(vanished) (deleted during the run), V(skipped) (mirror pod)."
       type: str
       returned: always
     reason: {description: Why a pod is not done., type: str, returned: always}
@@ -223,14 +253,26 @@ already_current:
   returned: always
   type: list
   elements: str
+spec_only:
+  description: Names of the pods whose change is spec-only (state V(spec_only)).
+  returned: always
+  type: list
+  elements: str
+skipped:
+  description: Names of the pods never touched (mirror pods, state V(skipped)).
+  returned: always
+  type: list
+  elements: str
 pending:
-  description: Names of the pods that still need the upgrade or are not done.
+  description:
+    - Names of the pods in a pending state (V(would_upgrade), V(needs_upgrade), V(in_progress), V(patched),
+      V(interrupted)). A timed-out pod is in RV(failed_pods), not here.
   returned: always
   type: list
   elements: str
 failed_pods:
   description:
-    - Names of the pods that failed (bad image, crash loop, timeout, conflict, rejected patch, failed rollback).
+    - Names of the pods in a failed state (V(failed), V(timed_out), V(conflict), V(error), V(rollback_failed)).
     - Named C(failed_pods) because Ansible reserves C(failed) for the task's own status.
   returned: always
   type: list

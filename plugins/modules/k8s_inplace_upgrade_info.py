@@ -79,7 +79,8 @@ targets:
   type: dict
 pods:
   description: One entry per live pod, as in M(inplace.kubernetes.k8s_inplace_upgrade) (C(state) is V(current),
-    V(needs_upgrade), V(in_progress), V(ready) or V(not_ready)).
+    V(needs_upgrade), V(in_progress), V(skipped) (mirror pod), V(ready) or V(not_ready)); the reason names
+    containers whose change would be spec-only.
   returned: always
   type: list
   elements: dict
@@ -95,6 +96,18 @@ in_progress:
   elements: str
 already_current:
   description: Pods that run the target images and are Ready.
+  returned: always
+  type: list
+  elements: str
+spec_only:
+  description:
+    - Pods with a change the kubelet would never apply to the live pod (a regular init container that has run);
+      M(inplace.kubernetes.k8s_inplace_upgrade) refuses them unless O(inplace.kubernetes.k8s_inplace_upgrade#module:allow_spec_only=true).
+  returned: always
+  type: list
+  elements: str
+skipped:
+  description: Mirror pods of static pods, never patched.
   returned: always
   type: list
   elements: str

@@ -148,8 +148,8 @@ options:
     default: true
 notes:
   - Only fields that Kubernetes allows to change on a live pod are changed (container and init container images).
-  - A sidecar (init container with C(restartPolicy=Always)) is restarted in place on an image change by kubelets 1.33
-    and later, and waited for like a container. Older kubelets (1.29 to 1.32; see C(computeInitContainerActions) in
+  - A sidecar (init container with C(restartPolicy=Always)) is restarted in place on an image change by kubelets 1.32
+    and later, and waited for like a container. Older kubelets (1.29 to 1.31; see C(computeInitContainerActions) in
     kubelet 1.31) keep the old sidecar running; a pod whose kubelet reports no C(status.observedGeneration) and whose
     sidecar still runs its previous container C(terminationGracePeriodSeconds) + 15 seconds after the patch fails its
     batch with a reason that says so, instead of waiting for O(wait_timeout).

@@ -166,12 +166,12 @@ def test_sidecar_is_restarted_in_place_on_image_change(k8s, namespace, cluster):
         return (cs.image == "docker.io/library/nginx:1.20-alpine" and cs.state.running and cs.ready
                 and cs.container_id != side.container_id)
     minor = int(cluster.version.split(".")[1])
-    if minor >= 33:
+    if minor >= 32:
         pod = wait_for(pod_when(k8s, namespace, "p", restarted), 60, message="sidecar restarted")
         assert container_status(pod, "side", init=True).restart_count == side.restart_count + 1
         assert container_status(pod, "app").container_id == app.container_id
     else:
-        # Before 1.33 the kubelet does not restart a sidecar whose image changed
+        # Before 1.32 the kubelet does not restart a sidecar whose image changed
         # (computeInitContainerActions only restarts it when it exited); recorded so the product's
         # handling of older kubelets is grounded in what they do.
         time.sleep(6)

@@ -1,5 +1,5 @@
-"""The local stack is real: real controllers and scheduler, simulated nodes via the kubelet
-stand-in, in-place image changes restart only the changed container."""
+"""The local stack is real: upstream's control plane, nodes running the real kubelet code, and
+in-place image changes restart only the changed container."""
 
 import pytest
 from kubernetes.client.rest import ApiException
@@ -7,7 +7,7 @@ from kubernetes.client.rest import ApiException
 from helpers import (container, container_status, create_deployment, create_pod, pod_is_ready,
                      pod_snapshot, pod_when, patch_container_image, pods_of, read_pod, upgraded, wait_for)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.compat]
 
 OLD = "nginx:1.19-alpine"
 NEW = "nginx:1.20-alpine"
@@ -20,7 +20,7 @@ def test_nodes_are_registered_and_ready(k8s, cluster):
     for name in cluster.nodes:
         conds = {c.type: c.status for c in nodes[name].status.conditions}
         assert conds["Ready"] == "True"
-        assert nodes[name].status.allocatable["pods"] == "500"
+        assert nodes[name].status.allocatable["pods"] == str(cluster.max_pods)
         assert not [t for t in nodes[name].spec.taints or []
                     if t.key.startswith("node.kubernetes.io/")]
 
@@ -46,12 +46,12 @@ def test_deployment_gets_replicaset_scheduled_ready_pods(k8s, cluster, namespace
         cs = container_status(p, "app")
         assert cs.ready and cs.state.running
         assert cs.image == "docker.io/library/nginx:1.19-alpine"
-        assert cs.image_id.startswith("docker-pullable://docker.io/library/nginx@sha256:")
+        assert cs.image_id.startswith("docker.io/library/nginx@sha256:")
         assert cs.container_id.startswith("containerd://")
         assert cs.restart_count == 0
         conds = {c.type: c.status for c in p.status.conditions}
-        assert conds == {"PodScheduled": "True", "Initialized": "True",
-                         "ContainersReady": "True", "Ready": "True"}
+        assert {k: conds.get(k) for k in ("PodScheduled", "Initialized", "ContainersReady", "Ready")} == {
+            "PodScheduled": "True", "Initialized": "True", "ContainersReady": "True", "Ready": "True"}
     assert len({p.status.pod_ip for p in pods}) == 3
     # The scheduler honours a hostname spread constraint over the simulated nodes.
     assert len({p.spec.node_name for p in pods}) > 1
@@ -110,12 +110,15 @@ def test_multi_container_pod_only_patched_container_restarts(k8s, namespace):
 
 
 def test_patched_container_goes_unready_then_ready(k8s, namespace):
-    pod = create_pod(k8s, namespace, "flip", containers=[container("app", OLD)])
+    # The new container is not ready until its readiness probe passes (initialDelaySeconds 3
+    # makes that window observable; with no delay the kubelet's prober can turn it ready within
+    # the same status update).
+    probe = {"exec": {"command": ["true"]}, "periodSeconds": 1, "initialDelaySeconds": 3}
+    pod = create_pod(k8s, namespace, "flip", containers=[container("app", OLD, readinessProbe=probe)])
     old_id = container_status(pod, "app").container_id
     patch_container_image(k8s, namespace, "flip", 0, NEW)
-    # The stand-in must pass through a not-ready state before the new container is ready.
-    wait_for(lambda: not pod_is_ready(read_pod(k8s, namespace, "flip")),
-             message="pod not ready during the restart")
+    pod = wait_for(pod_when(k8s, namespace, "flip", lambda p: not pod_is_ready(p)),
+                   message="pod not ready during the restart")
     pod = wait_for(pod_when(k8s, namespace, "flip",
                             lambda p: upgraded(p, "app", NEW_NORMALISED, old_id) and pod_is_ready(p)))
     assert container_status(pod, "app").restart_count == 1

@@ -22,8 +22,8 @@ They read pods as the real kubelet reports them (``convertToAPIContainerStatuses
   without a baseline (the plan), where a digest target also matches the digest in ``imageID``.
 - A regular init container that has run is never re-run on a live pod (kubelet
   ``computeInitContainerActions``): its new image is a spec-only change. A sidecar (init container
-  with ``restartPolicy: Always``) is killed and restarted on an image change by kubelets 1.33+;
-  older ones (1.29 to 1.32, e.g. 1.31 ``computeInitContainerActions`` has no ``containerChanged``
+  with ``restartPolicy: Always``) is killed and restarted on an image change by kubelets 1.32+;
+  older ones (1.29 to 1.31, e.g. 1.31 ``computeInitContainerActions`` has no ``containerChanged``
   check for a running restartable init container) keep the old one running, which is told by the
   sidecar still running as the baseline container well after the pod's termination grace period.
 
@@ -250,7 +250,7 @@ def container_progress(pod, name, target, baseline=None, elapsed=None, generatio
                 and elapsed is not None and elapsed >= sidecar_deadline(pod):
             return FAILED, ("sidecar still runs its previous container %ds after the patch: this kubelet does not "
                             "restart a running sidecar (init container with restartPolicy: Always) when its image "
-                            "changes (kubelets before 1.33); the new image takes effect only when the sidecar exits "
+                            "changes (kubelets before 1.32); the new image takes effect only when the sidecar exits "
                             "or the pod is recreated" % int(elapsed))
         if _running(status):
             return PENDING, "kubelet has not restarted it yet (previous container running %s)" % (
@@ -271,9 +271,9 @@ def container_progress(pod, name, target, baseline=None, elapsed=None, generatio
         # Read without a baseline (the plan): the runtime may name the image by another tag of the same image
         # (containerd reports its first tag), so a running container whose spec has the target counts, as the
         # kubelet restarts a container on an image change (a kubelet that reports generations was checked
-        # above). Not so a sidecar, which kubelets before 1.33 leave running on its old image.
+        # above). Not so a sidecar, which kubelets before 1.32 leave running on its old image.
         if kind == SIDECAR:
-            return PENDING, ("sidecar still shows %s; kubelets before 1.33 do not restart a running sidecar when "
+            return PENDING, ("sidecar still shows %s; kubelets before 1.32 do not restart a running sidecar when "
                              "its image changes" % (status.get("image") or "an unknown image"))
     if not status.get("ready"):
         return PENDING, "running, not ready"

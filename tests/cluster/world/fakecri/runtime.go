@@ -46,6 +46,11 @@ func NewRuntime(faults *FaultSource, images *ImageService, a, b byte) *Runtime {
 		ipBase: [2]byte{a, b}, nextIP: 2, userRef: map[string]string{},
 		commands: map[string][]string{},
 	}
+	// A runtime reports itself and its network ready; the kubelet's sanity check needs both.
+	r.FakeRuntimeService.FakeStatus = &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
+		{Type: runtimeapi.RuntimeReady, Status: true},
+		{Type: runtimeapi.NetworkReady, Status: true},
+	}}
 	go r.trimCallLog()
 	return r
 }

@@ -42,7 +42,7 @@ func (i *image) api() *runtimeapi.Image {
 	return &runtimeapi.Image{
 		Id: i.id, RepoTags: append([]string(nil), i.repoTags...),
 		RepoDigests: append([]string(nil), i.repoDigests...),
-		Size: 4 << 20, Spec: &runtimeapi.ImageSpec{Image: i.id},
+		Spec: &runtimeapi.ImageSpec{Image: i.id},
 	}
 }
 

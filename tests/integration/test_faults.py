@@ -731,7 +731,10 @@ class Gatekeeper(object):
 
 @pytest.mark.parametrize("on_failure", ["rollback", "rollback_all"])
 def test_new_image_never_ready_in_the_middle_batch_is_rolled_back_keeping_availability(fk8s, fault_cluster, fns,
-                                                                                       on_failure):
+                                                                                       on_failure, faults):
+    # The new image takes 1 s to start, as real images do, so the gate controller below (a 50 ms
+    # poll) has flipped the gate before the kubelet reports the new container ready.
+    faults(start_delay={NEW: 1})
     create_deployment(fk8s, fns, "web", replicas=6, containers=[container("app", OLD)], readiness_gates=[GATE],
                       wait=False)
     wait_for(lambda: len(live_pods(fk8s, fns, SEL)) == 6, 60, message="6 pods created")

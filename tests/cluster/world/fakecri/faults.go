@@ -23,7 +23,8 @@ type Faults struct {
 	// PullDelay: seconds a pull of the reference takes; paid only when the node does not have the
 	// image yet, as the kubelet's image manager decides. "*" applies to every reference.
 	PullDelay map[string]float64 `json:"pull_delay"`
-	// Crash: a container of these images exits with code 1 CrashAfter seconds after it started.
+	// Crash: a container of these images exits with code 1 CrashAfter seconds after it started;
+	// its exec probes fail meanwhile (a process failing at start-up answers no probe).
 	Crash      []string `json:"crash"`
 	CrashAfter float64  `json:"crash_after"`
 	// StartDelay: seconds StartContainer takes for the reference ("*": every reference).

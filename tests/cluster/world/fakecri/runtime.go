@@ -286,15 +286,15 @@ func (r *Runtime) UpdateContainerResources(ctx context.Context, id string, res *
 	return nil
 }
 
-// ExecSync runs a probe: it fails (exit 1) in a container whose image is listed unready, or for
-// the command `false`; any other command succeeds.
+// ExecSync runs a probe: it fails (exit 1) in a container whose image is listed unready or crash,
+// or for the command `false`; any other command succeeds.
 func (r *Runtime) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) ([]byte, []byte, error) {
 	if _, _, err := r.FakeRuntimeService.ExecSync(ctx, id, cmd, timeout); err != nil {
 		return nil, nil, err
 	}
 	code, _, _ := exitOf(cmd)
-	if r.faults.get().unready[r.ref(id)] {
-		code = 1
+	if f := r.faults.get(); f.unready[r.ref(id)] || f.crash[r.ref(id)] {
+		code = 1 // listed unready, or about to crash: a process failing at start-up answers no probe
 	}
 	if code != 0 {
 		return nil, nil, utilexec.CodeExitError{

@@ -578,7 +578,7 @@ def _reap(state_dir, parent):
             pids = json.load(f).get("pids", {})
     except (OSError, ValueError):
         return
-    order = [p for _, p in reversed(list(pids.items()))]
+    order = list(pids.values())[::-1]
     kill_pids([p for p in order if p], marker=os.path.abspath(state_dir))
 
 

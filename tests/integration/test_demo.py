@@ -20,8 +20,8 @@ def test_demo_upgrades_in_place_and_says_so():
     assert proc.returncode == 0, output[-4000:]
     assert "DEMO OK" in output, output[-4000:]
     # It says which Kubernetes it ran on: the pinned version, on the server and every kubelet.
-    assert "server v%s, kubelet v%s on 3 nodes" % ((os.environ.get("INPLACE_K8S_VERSION") or
-                                                    _pinned()),) * 2 in output, output[-4000:]
+    version = os.environ.get("INPLACE_K8S_VERSION") or _pinned()
+    assert "server v%s, kubelet v%s on 3 nodes" % (version, version) in output, output[-4000:]
     # Every pod row says its UID was kept.
     rows = [line for line in proc.stdout.splitlines() if line.startswith("web-")]
     assert len(rows) == 3 and all(" yes " in row for row in rows), "\n".join(rows)

@@ -58,9 +58,9 @@ build_etcd() {
 staging_version() {
   local m=$1 want="v0.${V#*.}" minor patch listed best=""
   minor="$(echo "$V" | cut -d. -f2)"; patch="$(echo "$V" | cut -d. -f3)"
-  listed="$(cd "$LIST_DIR" && go list -m -versions "$m" 2>/dev/null | tr ' ' '\n' | grep -E "^v0\.$minor\.[0-9]+$" || true)"
+  listed="$( (cd "$LIST_DIR" && go list -m -versions "$m" 2>/dev/null) | tr ' ' '\n' | grep -E "^v0\.$minor\.[0-9]+$")" || true
   if [[ -z "$listed" ]] || grep -qx "$want" <<<"$listed"; then echo "$want"; return; fi
-  best="$(sed "s/^v0\.$minor\.//" <<<"$listed" | awk -v p="$patch" '$1 <= p' | sort -n | tail -1)"
+  best="$(awk -F. -v p="$patch" '$3 <= p { print $3 }' <<<"$listed" | sort -n | tail -1)"
   if [[ -n "$best" ]]; then echo "v0.$minor.$best"; else echo "$want"; fi
 }
 

@@ -516,6 +516,23 @@ class LocalCluster:
         self._spawn("kube-apiserver")
         self._wait("kube-apiserver /readyz", self._apiserver_ready, timeout, ["kube-apiserver"])
 
+    def stop_controller_manager(self):
+        """SIGSTOP kube-controller-manager: it keeps its connections and caches but acts on nothing
+        until :meth:`continue_controller_manager` (it runs with --leader-elect=false, so it never loses a lease)."""
+        os.kill(self.pids["kube-controller-manager"], signal.SIGSTOP)
+
+    def continue_controller_manager(self):
+        """SIGCONT kube-controller-manager after :meth:`stop_controller_manager`."""
+        os.kill(self.pids["kube-controller-manager"], signal.SIGCONT)
+
+    def restart_controller_manager(self, timeout=90):
+        """Stop kube-controller-manager and start it again with the same arguments (its caches start empty)."""
+        self._stop_one("kube-controller-manager")
+        self._save()
+        self._spawn("kube-controller-manager")
+        self._wait("kube-controller-manager /healthz",
+                   lambda: self._component_healthy("kube-controller-manager"), timeout, ["kube-controller-manager"])
+
     def set_faults(self, **fields):
         """Replace the faults of every node (the cluster's base faults plus `fields`; see
         tests/cluster/world/fakecri/faults.go). Nodes poll the file every 0.2 s; this returns once

@@ -765,3 +765,44 @@ def test_new_image_never_ready_in_the_middle_batch_is_rolled_back_keeping_availa
         assert_durable_and_clean(fk8s, fns, image=OLD)
     finally:
         gate.stop()
+
+
+# -- issue 14: the controller's proof before the Deployment is unpaused -----------------------------------------
+
+
+def test_controller_manager_stopped_from_the_pause_leaves_the_deployment_paused_and_a_rerun_finishes(
+        fk8s, fault_cluster, fns):
+    """kube-controller-manager SIGSTOPped before the run (so from the pause until the run has ended; the
+    in-place restarts need only the kubelet): no proof that the controller sees the synced templates, so the
+    run must not unpause. It fails with the reason, reports changed and what it wrote, and leaves the
+    Deployment paused with the sync recorded; after SIGCONT a re-run finishes it. No pod is recreated."""
+    before = deployment(fk8s, fns, 4)
+    rs_before = replicaset_uids(fk8s, fns)
+    fault_cluster.stop_controller_manager()
+    try:
+        res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=4))
+        dep = read_deployment(fk8s, fns)
+    finally:
+        fault_cluster.continue_controller_manager()
+    assert_clean_failure(res, result, "has not proven", "Left paused", "a re-run")
+    assert result["changed"] is True, result
+    assert sorted(result["patched"]) == sorted(before), result["patched"]
+    steps = result["template_sync_steps"]
+    assert "paused Deployment" in steps and any(s.startswith("patched the template of ReplicaSet") for s in steps) \
+        and "patched the template of Deployment web" in steps, steps
+    assert dep.spec.paused, "Deployment unpaused without the controller's proof"
+    state = json.loads(dep.metadata.annotations[SYNC_ANNOTATION])
+    assert state["target"] == {"app": NEW} and state["paused"] is False, state
+
+    wait_all_ready(fk8s, fns, [NEW], 4)
+    res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=4))
+    assert res.ok, res.describe()
+    steps = result["template_sync_steps"]
+    assert "resumed an interrupted template sync" in steps, steps
+    assert any(s.startswith("the controller proved") for s in steps), steps
+    assert_durable_and_clean(fk8s, fns)
+    assert replicaset_uids(fk8s, fns) == rs_before, "a new ReplicaSet: pods would be recreated"
+    for rs in fk8s.apps.list_namespaced_replica_set(fns).items:
+        assert SYNC_ANNOTATION not in (rs.metadata.annotations or {}), "sync record left on %s" % rs.metadata.name
+    after = wait_all_ready(fk8s, fns, [NEW], 4)
+    assert sorted(after) == sorted(before) and all(after[n]["uid"] == before[n]["uid"] for n in before)

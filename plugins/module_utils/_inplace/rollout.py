@@ -320,7 +320,7 @@ class Rollout(object):
         workload = self._discover()
         if workload.owner and pending_sync(workload.owner) and not self.check_mode:
             # A previous run died in the middle of the template sync: finish it before anything else.
-            self.sync_steps.extend(TemplateSync(self.kube, workload, {}, time.monotonic() + 120).run())
+            self._run_sync(TemplateSync(self.kube, workload, {}, time.monotonic() + 120), workload)
             workload = self._discover()
         targets = self._resolve_targets(workload)
         self._targets = targets
@@ -702,11 +702,27 @@ class Rollout(object):
             return False
         if not template_needs_sync(fresh, targets):
             return True
-        steps = TemplateSync(self.kube, fresh, targets, time.monotonic() + 120).run()
-        self.sync_steps.extend(steps)
+        before = len(self.sync_steps)
+        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + 120), fresh)
+        steps = self.sync_steps[before:]
         self.recorder.record(fresh.owner, fresh.kind, events.TEMPLATE_SYNCED,
                              "pod template set to %s without recreating pods: %s" % (_images_text(targets), "; ".join(steps)))
         return True
+
+    def _run_sync(self, sync, workload):
+        """Run one template sync; a failure after any write reports ``changed`` and what was written."""
+        try:
+            steps = sync.run()
+        except InplaceError as exc:
+            self.sync_steps.extend(sync.steps)
+            if not (sync.steps or self.patched or self.rolled_back):
+                raise
+            details = self._result({"owner": self._owner_summary(workload),
+                                    "targets": getattr(self, "_targets", None) or sync.targets},
+                                   None, False, None, None, changed=True)
+            details.update(dict((k, v) for k, v in exc.details.items() if k not in details))
+            raise InplaceError(exc.msg, **details)
+        self.sync_steps.extend(steps)
 
     def _result(self, result, plans, synced, template_before, targets, changed, template_after=None):
         entries = [self.entries[name] for name in sorted(self.entries)]

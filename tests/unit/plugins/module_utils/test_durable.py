@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""durable.py: the pure bits (the interrupted-sync annotation, whether a sync is needed)."""
+"""durable.py: the pure bits (the interrupted-sync annotation, whether a sync is needed, the controller's
+proof before the hold is released, stale records, older ReplicaSets holding the target template)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discov
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.durable import (
     SYNC_ANNOTATION,
     _escape,
+    hold_proof,
+    older_matches,
     pending_sync,
+    stale_reason,
+    target_template,
     template_needs_sync,
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
@@ -64,3 +69,99 @@ def test_template_needs_sync():
 ])
 def test_escape(key, expected):
     assert _escape(key) == expected
+
+
+def dep(generation=5, observed=5, replicas=4, updated=4):
+    return {"metadata": {"name": "web", "generation": generation}, "spec": {"replicas": replicas},
+            "status": {"observedGeneration": observed, "updatedReplicas": updated}}
+
+
+def rs(name="web-1", replicas=4, status=None, image="nginx:1.20", hash_label="abc"):
+    return {"metadata": {"name": name},
+            "spec": {"replicas": replicas, "template": {
+                "metadata": {"labels": {"app": "web", "pod-template-hash": hash_label}},
+                "spec": {"containers": [{"name": "web", "image": image}]}}},
+            "status": {"replicas": replicas if status is None else status}}
+
+
+@pytest.mark.parametrize("obj, generation, replicaset, missing", [
+    (dep(), 5, rs(), None),
+    (dep(observed=6), 5, rs(), None),
+    (dep(observed=4), 5, rs(), "observedGeneration 4 < 5"),
+    # The controller's cache has not seen the ReplicaSet patch: no ReplicaSet matches, updatedReplicas 0.
+    (dep(updated=0), 5, rs(), "updatedReplicas 0, spec.replicas 4, ReplicaSet web-1 replicas 4"),
+    # Being scaled: the proof waits for all three to agree.
+    (dep(replicas=5), 5, rs(), "updatedReplicas 4, spec.replicas 5, ReplicaSet web-1 replicas 4"),
+    (dep(), 5, rs(replicas=3), "updatedReplicas 4, spec.replicas 4, ReplicaSet web-1 replicas 3"),
+    ({"metadata": {}, "spec": {}, "status": {}}, 1, rs(), "observedGeneration 0 < 1"),
+])
+def test_deployment_proof(obj, generation, replicaset, missing):
+    assert hold_proof("Deployment", obj, generation, replicaset) == missing
+
+
+def sts(updated=3, current="r1", update="r2", replicas=3, observed=2):
+    return {"spec": {"replicas": replicas}, "status": {"observedGeneration": observed, "updatedReplicas": updated,
+                                                       "currentRevision": current, "updateRevision": update}}
+
+
+@pytest.mark.parametrize("obj, on_delete, missing", [
+    (sts(current="r2"), False, None),
+    (sts(updated=2, current="r2"), False, "updatedReplicas 2 of 3"),
+    (sts(), False, "currentRevision r1 != updateRevision r2"),
+    # A StatefulSet on OnDelete of its own: 1.32's completeRollingUpdate never moves currentRevision.
+    (sts(), True, None),
+    (sts(observed=1, current="r2"), False, "observedGeneration 1 < 2"),
+])
+def test_statefulset_proof(obj, on_delete, missing):
+    assert hold_proof("StatefulSet", obj, 2, original_on_delete=on_delete) == missing
+
+
+@pytest.mark.parametrize("status, missing", [
+    ({"observedGeneration": 3, "updatedNumberScheduled": 2, "desiredNumberScheduled": 2}, None),
+    ({"observedGeneration": 3, "updatedNumberScheduled": 1, "desiredNumberScheduled": 2}, "updatedNumberScheduled 1 of 2"),
+    ({"observedGeneration": 2, "updatedNumberScheduled": 2, "desiredNumberScheduled": 2}, "observedGeneration 2 < 3"),
+])
+def test_daemonset_proof(status, missing):
+    assert hold_proof("DaemonSet", {"spec": {}, "status": status}, 3) == missing
+
+
+def pod(name, image, deleting=False):
+    metadata = {"name": name}
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": metadata, "spec": {"containers": [{"name": "web", "image": image}]}}
+
+
+def test_stale_reason():
+    state = {"target": {"web": "nginx:1.20"}}
+    assert stale_reason(state, [pod("a", "nginx:1.20"), pod("b", "docker.io/library/nginx:1.20")]) is None
+    assert stale_reason(state, [pod("a", "nginx:1.20"), pod("b", "nginx:1.19", deleting=True)]) is None
+    assert stale_reason(state, [pod("b", "nginx:1.19"), pod("a", "nginx:1.19")]) == \
+        "pods a, b do not run its target web=nginx:1.20"
+    assert stale_reason(state, []) is None
+
+
+def test_target_template_changes_only_images():
+    template = rs(image="nginx:1.19")["spec"]["template"]
+    result = target_template(template, {"web": "nginx:1.20"})
+    assert result["spec"]["containers"] == [{"name": "web", "image": "nginx:1.20"}]
+    assert result["metadata"] == template["metadata"]
+    assert template["spec"]["containers"][0]["image"] == "nginx:1.19", "the input is not modified"
+    assert target_template(template, {"web": "nginx:1.19"}) == template
+
+
+def test_older_matches():
+    target = rs(image="nginx:1.19", hash_label="new")["spec"]["template"]
+    current = rs("web-cur", image="nginx:1.20")
+    empty = rs("web-old", replicas=0, image="nginx:1.19", hash_label="old")
+    other = rs("web-other", replicas=0, image="nginx:1.18")
+    # A downgrade to the images an empty old revision holds: delete it (the hash label is ignored).
+    assert older_matches(target, [current, empty, other], "web-cur", {"web-cur": 4}) == ([empty], [])
+    # Scaled to 0 but its status still counts pods, or pods still owned: blocks.
+    draining = rs("web-old", replicas=0, status=1, image="nginx:1.19")
+    assert older_matches(target, [current, draining], "web-cur", {}) == ([], [draining])
+    assert older_matches(target, [current, empty], "web-cur", {"web-old": 1}) == ([], [empty])
+    running = rs("web-old", replicas=2, image="nginx:1.19")
+    assert older_matches(target, [current, running], "web-cur", {}) == ([], [running])
+    # The current ReplicaSet itself never counts.
+    assert older_matches(rs("web-cur")["spec"]["template"], [current], "web-cur", {}) == ([], [])

@@ -806,3 +806,57 @@ def test_controller_manager_stopped_from_the_pause_leaves_the_deployment_paused_
         assert SYNC_ANNOTATION not in (rs.metadata.annotations or {}), "sync record left on %s" % rs.metadata.name
     after = wait_all_ready(fk8s, fns, [NEW], 4)
     assert sorted(after) == sorted(before) and all(after[n]["uid"] == before[n]["uid"] for n in before)
+
+
+def _sync_window(k8s, namespace, image=NEW, timeout=240):
+    """Block until the Deployment is paused with its template on ``image``: the moment between the template
+    patch and the unpause (the controller-manager is SIGSTOPped by the caller, so the run cannot pass it)."""
+    def in_window():
+        dep = read_deployment(k8s, namespace)
+        return dep.spec.paused and dep.spec.template.spec.containers[0].image == image
+    wait_for(in_window, timeout, interval=0.1, message="Deployment paused with its template on %s" % image)
+
+
+@pytest.mark.parametrize("fault", ["controller-manager", "apiserver"])
+def test_restart_between_the_template_patch_and_the_unpause_recreates_no_pod(fk8s, fault_cluster, fns, fault):
+    """The controller-manager (its caches rebuilt from nothing) or the API server (every watch broken) restarted
+    after both templates are patched and before the unpause. The controller-manager is held (SIGSTOP) until then,
+    so the run is surely inside that window. The run finishes once the controller proves what it sees, or fails
+    naming the reason with the Deployment still paused; a re-run finishes. 0 pods recreated, 0 new ReplicaSets."""
+    before = deployment(fk8s, fns, 4)
+    rs_before = replicaset_uids(fk8s, fns)
+    fault_cluster.stop_controller_manager()
+    stopped = True
+    run = Background([module_task(upgrade_args(fns, batch_size=4))], fault_cluster.admin_kubeconfig)
+    try:
+        _sync_window(fk8s, fns)
+        if fault == "controller-manager":
+            fault_cluster.restart_controller_manager()
+        else:
+            fault_cluster.stop_apiserver(grace=2.0)
+            time.sleep(2)
+            fault_cluster.start_apiserver()
+            fault_cluster.continue_controller_manager()
+        stopped = False
+        rc = run.wait(300)
+        result = run.result("upgrade")
+        output = run.output()
+    finally:
+        run.close()
+        if not fault_cluster.running().get("kube-apiserver"):
+            fault_cluster.start_apiserver()
+        if stopped:
+            fault_cluster.continue_controller_manager()
+    sys.stderr.write("run through the %s restart: rc=%s %s\n" % (fault, rc, result.get("msg") or result.get("summary")))
+    assert result["changed"] is True, result
+    if rc != 0:
+        assert_clean_failure(types.SimpleNamespace(describe=lambda: output[-4000:]), result, "a re-run")
+        assert read_deployment(fk8s, fns).spec.paused, "failed run unpaused without the controller's proof"
+    else:
+        assert any(s.startswith("the controller proved") for s in result["template_sync_steps"]), result
+    res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=4))
+    assert res.ok, res.describe()
+    assert_durable_and_clean(fk8s, fns)
+    assert replicaset_uids(fk8s, fns) == rs_before, "a new ReplicaSet: pods would be recreated"
+    after = wait_all_ready(fk8s, fns, [NEW], 4)
+    assert sorted(after) == sorted(before) and all(after[n]["uid"] == before[n]["uid"] for n in before)

@@ -17,7 +17,9 @@ REVISION = "deployment.kubernetes.io/revision"
 
 
 def owned_replicasets(k8s, namespace):
-    return sorted(k8s.apps.list_namespaced_replica_set(namespace).items, key=lambda r: r.metadata.creation_timestamp)
+    """Oldest revision first (creationTimestamp has one-second resolution: two ReplicaSets may share it)."""
+    return sorted(k8s.apps.list_namespaced_replica_set(namespace).items,
+                  key=lambda r: int((r.metadata.annotations or {}).get(REVISION, 0)))
 
 
 def set_image_and_settle(k8s, namespace, image, replicas):

@@ -35,7 +35,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discov
     selector_string,
     template_matches,
 )
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import image_changes, image_patch
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import wait_for_generation
 
@@ -79,12 +79,13 @@ def _status_int(obj, field):
     return int((obj.get("status") or {}).get(field) or 0)
 
 
-def hold_proof(kind, owner, generation, replicaset=None, original_on_delete=False):
+def hold_proof(kind, owner, generation, replicaset=None, original_on_delete=False, mid_rollout=False):
     """``None`` once ``owner``'s controller has proven it sees the synced objects, else what is missing.
 
     Deployment (paused): ``observedGeneration >= generation`` and ``updatedReplicas`` (the pods of the
     ReplicaSet the controller finds for the new template, ``FindNewReplicaSet``) equal to
-    ``spec.replicas`` and to ``replicaset``'s ``spec.replicas``. StatefulSet: ``updatedReplicas ==
+    ``spec.replicas`` and to ``replicaset``'s ``spec.replicas`` (only the latter ``mid_rollout``, when other
+    ReplicaSets still hold pods: ``allow_mid_rollout``). StatefulSet: ``updatedReplicas ==
     replicas`` and ``currentRevision == updateRevision`` (``completeUpdate``; with an OnDelete strategy
     of its own 1.32 never completes, so there only ``updatedReplicas``). DaemonSet:
     ``updatedNumberScheduled == desiredNumberScheduled``.
@@ -98,7 +99,7 @@ def hold_proof(kind, owner, generation, replicaset=None, original_on_delete=Fals
         wanted = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
         updated = _status_int(owner, "updatedReplicas")
         rs_replicas = int(((replicaset or {}).get("spec") or {}).get("replicas") or 0)
-        if not (updated == wanted == rs_replicas):
+        if updated != rs_replicas or (not mid_rollout and updated != wanted):
             return "updatedReplicas %d, spec.replicas %d, ReplicaSet %s replicas %d" % (
                 updated, wanted, ((replicaset or {}).get("metadata") or {}).get("name", "?"), rs_replicas)
         return None
@@ -213,11 +214,18 @@ class TemplateSync(object):
         return self.steps
 
     def _drop_stale(self, owner, stale):
-        """A record the pods do not run (copied back by ``rollout undo``, or overtaken): remove it, resume nothing."""
-        if self.kind == "Deployment" and owner.get("spec", {}).get("paused"):
-            raise InplaceError("annotation %s on paused Deployment %s/%s records a template sync, but %s; not resumed "
-                               "and nothing changed: check the Deployment, then remove the annotation and unpause it"
-                               % (SYNC_ANNOTATION, self.namespace, self.name, stale))
+        """A record the pods do not run (copied back by ``rollout undo``, or overtaken): remove it, resume nothing.
+
+        With the hold still on, the record may be a real interrupted sync the pods have moved away from:
+        refused, nothing changed, rather than guessing which template the controller should get.
+        """
+        if self._held(owner.get("spec", {}), pending_sync(owner)):
+            what = "paused" if self.kind == "Deployment" else "held (update strategy)"
+            raise InplaceError("annotation %s on %s %s/%s (%s) records a template sync, but %s; not resumed and "
+                               "nothing changed: check the owner, then remove the annotation and restore its %s "
+                               "(recorded in the annotation)" % (
+                                   SYNC_ANNOTATION, self.kind, self.namespace, self.name, what, stale,
+                                   "spec.paused" if self.kind == "Deployment" else "updateStrategy"))
         ops = [{"op": "test", "path": "/metadata/uid", "value": owner["metadata"]["uid"]},
                {"op": "remove", "path": "/metadata/annotations/" + _escape(SYNC_ANNOTATION)}]
         self.kube.json_patch(self.path, ops, deadline=self.deadline)
@@ -229,25 +237,29 @@ class TemplateSync(object):
     def _reapply_hold(self, owner, state):
         """A resume takes the controller's hands off again before it touches a template."""
         spec = owner.get("spec", {})
+        if self._held(spec, state):
+            return
         if self.kind == "Deployment":
-            if not spec.get("paused"):
-                self.kube.merge_patch(self.path, {"spec": {"paused": True}}, deadline=self.deadline)
-                self.steps.append("re-applied the pause of Deployment %s" % self.name)
+            self._last_written = self.kube.merge_patch(self.path, {"spec": {"paused": True}}, deadline=self.deadline)
+            self.steps.append("re-applied the pause of Deployment %s" % self.name)
             return
-        original = state.get("updateStrategy") or {}
-        if original.get("type") == "OnDelete":
-            return
-        hold = self._hold(spec)
+        self._last_written = self.kube.merge_patch(self.path, {"spec": {"updateStrategy": self._hold(spec)}},
+                                                   deadline=self.deadline)
+        self.steps.append("re-applied the update strategy hold")
+
+    def _held(self, spec, state):
+        """Whether the controller's hands are off (for a StatefulSet/DaemonSet on OnDelete of its own, always)."""
+        if self.kind == "Deployment":
+            return bool(spec.get("paused"))
+        if ((state or {}).get("updateStrategy") or {}).get("type") == "OnDelete":
+            return True
         strategy = spec.get("updateStrategy") or {}
+        if strategy.get("type") == "OnDelete":
+            return True
         if self.kind == "StatefulSet":
             partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
-            held = strategy.get("type") == "OnDelete" or (strategy.get("type", "RollingUpdate") == "RollingUpdate"
-                                                          and partition >= int(spec.get("replicas", 1)))
-        else:
-            held = strategy.get("type") == "OnDelete"
-        if not held:
-            self.kube.merge_patch(self.path, {"spec": {"updateStrategy": hold}}, deadline=self.deadline)
-            self.steps.append("re-applied the update strategy hold")
+            return partition >= int(spec.get("replicas", 1))
+        return False
 
     def _hold(self, spec):
         if self.kind == "StatefulSet":
@@ -299,8 +311,11 @@ class TemplateSync(object):
         if self.kind == "Deployment":
             rs_path = api_path("ReplicaSet", self.namespace, self.replicaset)
 
+            mid_rollout = len(self.workload.pod_replicasets()) > 1
+
             def check(obj):
-                return hold_proof(self.kind, obj, generation, self.kube.get(rs_path, deadline=self.deadline))
+                return hold_proof(self.kind, obj, generation, self.kube.get(rs_path, deadline=self.deadline),
+                                  mid_rollout=mid_rollout)
         else:
             def check(obj):
                 return hold_proof(self.kind, obj, generation, original_on_delete=original_on_delete)
@@ -470,6 +485,10 @@ def _await(kube, kind, namespace, name, check, deadline, current):
                         return None
         except WatchExpired:
             pass
+        except ApiError as exc:
+            if exc.status and exc.status < 500:
+                raise
+            # A broken watch (API server restarting): the re-read below retries until the deadline.
         # The Deployment proof also reads the ReplicaSet, which this watch does not follow: re-read both.
         obj = kube.get(api_path(kind, namespace, name), deadline=deadline)
         missing = check(obj)

@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import Workload
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.durable import (
     SYNC_ANNOTATION,
+    TemplateSync,
     _escape,
     hold_proof,
     older_matches,
@@ -99,6 +100,15 @@ def test_deployment_proof(obj, generation, replicaset, missing):
     assert hold_proof("Deployment", obj, generation, replicaset) == missing
 
 
+def test_deployment_proof_mid_rollout():
+    """allow_mid_rollout: other ReplicaSets still hold pods, so only the current ReplicaSet's count must match."""
+    assert hold_proof("Deployment", dep(replicas=4, updated=2), 5, rs(replicas=2), mid_rollout=True) is None
+    assert hold_proof("Deployment", dep(replicas=4, updated=0), 5, rs(replicas=2), mid_rollout=True) == \
+        "updatedReplicas 0, spec.replicas 4, ReplicaSet web-1 replicas 2"
+    assert hold_proof("Deployment", dep(replicas=4, updated=2), 5, rs(replicas=2)) == \
+        "updatedReplicas 2, spec.replicas 4, ReplicaSet web-1 replicas 2"
+
+
 def sts(updated=3, current="r1", update="r2", replicas=3, observed=2):
     return {"spec": {"replicas": replicas}, "status": {"observedGeneration": observed, "updatedReplicas": updated,
                                                        "currentRevision": current, "updateRevision": update}}
@@ -165,3 +175,22 @@ def test_older_matches():
     assert older_matches(target, [current, running], "web-cur", {}) == ([], [running])
     # The current ReplicaSet itself never counts.
     assert older_matches(rs("web-cur")["spec"]["template"], [current], "web-cur", {}) == ([], [])
+
+
+@pytest.mark.parametrize("kind, spec, state, held", [
+    ("Deployment", {"paused": True}, {}, True),
+    ("Deployment", {"paused": False}, {}, False),
+    ("StatefulSet", {"replicas": 3, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 3}}},
+     {"updateStrategy": {"type": "RollingUpdate"}}, True),
+    ("StatefulSet", {"replicas": 3, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}},
+     {"updateStrategy": {"type": "RollingUpdate"}}, False),
+    # Scaled up since the hold: partition 3 no longer holds pod 3.
+    ("StatefulSet", {"replicas": 4, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 3}}},
+     {"updateStrategy": {"type": "RollingUpdate"}}, False),
+    ("StatefulSet", {"replicas": 3}, {"updateStrategy": {"type": "OnDelete"}}, True),
+    ("DaemonSet", {"updateStrategy": {"type": "OnDelete"}}, {"updateStrategy": {"type": "RollingUpdate"}}, True),
+    ("DaemonSet", {"updateStrategy": {"type": "RollingUpdate"}}, {"updateStrategy": {"type": "RollingUpdate"}}, False),
+])
+def test_held(kind, spec, state, held):
+    sync = TemplateSync(None, Workload(kind, "web", "ns", owner={"metadata": {"name": "web"}, "spec": spec}), {}, 0)
+    assert sync._held(spec, state) is held

@@ -105,6 +105,19 @@ options:
         StatefulSet, hold the rolling update with a partition, patch the template, label the pods with the new
         C(controller-revision-hash), restore the strategy. DaemonSet, the same with C(OnDelete).
       - The state is recorded on the owner first; a run that dies halfway is finished by the next run.
+      - The controller gets its hands back (unpause, strategy restored) only once it has proven that it sees the
+        synced objects. Deployment, C(status.observedGeneration) at the synced generation and C(status.updatedReplicas)
+        equal to C(spec.replicas) and to the ReplicaSet's replicas; StatefulSet, every pod updated and
+        C(currentRevision) equal to C(updateRevision); DaemonSet, C(updatedNumberScheduled) equal to
+        C(desiredNumberScheduled). Without that proof (the controller-manager down or slow) the run fails with
+        C(changed=true) and what it wrote in RV(template_sync_steps), leaving the owner paused or held with the sync
+        recorded; the next run finishes it once the controller answers.
+      - A resumed sync re-applies the pause or hold before it touches a template. A recorded sync whose target the
+        pods do not run (for example copied back by C(kubectl rollout undo)) is dropped, never resumed.
+      - Deployment, an older ReplicaSet that already holds the target template (a downgrade to a previous revision's
+        images) would be made current by the controller, recreating every pod. When it has 0 replicas and 0 pods it
+        is deleted before the pause (said in RV(template_sync_steps); that revision leaves the rollout history);
+        otherwise the sync is refused before any template write.
       - The Deployment's revision number does not change, so C(kubectl rollout history) does not show this change.
     type: bool
     default: true
@@ -297,7 +310,7 @@ template_synced:
   returned: always
   type: bool
 template_sync_steps:
-  description: What the template sync did.
+  description: What the template sync did, every write included; also when the run failed.
   returned: always
   type: list
   elements: str

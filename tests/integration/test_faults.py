@@ -860,3 +860,47 @@ def test_restart_between_the_template_patch_and_the_unpause_recreates_no_pod(fk8
     assert replicaset_uids(fk8s, fns) == rs_before, "a new ReplicaSet: pods would be recreated"
     after = wait_all_ready(fk8s, fns, [NEW], 4)
     assert sorted(after) == sorted(before) and all(after[n]["uid"] == before[n]["uid"] for n in before)
+
+
+@pytest.mark.parametrize("kind", ["StatefulSet", "DaemonSet"])
+def test_controller_manager_stopped_keeps_the_update_strategy_held_and_a_rerun_finishes(fk8s, fault_cluster, fns, kind):
+    """Issue 14 point 4: with kube-controller-manager SIGSTOPped for the whole run there is no proof that the
+    controller sees the relabelled pods, so the update strategy must stay held (partition / OnDelete) with the
+    sync recorded; after SIGCONT a re-run finishes: strategy restored, every pod updated, none recreated."""
+    from helpers import create_daemonset, create_statefulset
+    if kind == "StatefulSet":
+        create_statefulset(fk8s, fns, "web", replicas=3, containers=[container("app", OLD)], timeout=240)
+        read = fk8s.apps.read_namespaced_stateful_set
+    else:
+        create_daemonset(fk8s, fns, "web", containers=[container("app", OLD)], timeout=240)
+        read = fk8s.apps.read_namespaced_daemon_set
+    wait_for(lambda: read("web", fns).status.observed_generation == read("web", fns).metadata.generation, 60)
+    original = fk8s.api.sanitize_for_serialization(read("web", fns).spec.update_strategy)
+    before = snapshot(fk8s, fns, SEL)
+    fault_cluster.stop_controller_manager()
+    try:
+        res, result = run_module(fault_cluster, upgrade_args(fns, kind=kind, batch_size=3))
+        owner = read("web", fns)
+    finally:
+        fault_cluster.continue_controller_manager()
+    assert_clean_failure(res, result, "a re-run")
+    assert result["changed"] is True and sorted(result["patched"]) == sorted(before), result
+    assert "held the update strategy" in result["template_sync_steps"], result["template_sync_steps"]
+    assert SYNC_ANNOTATION in (owner.metadata.annotations or {}), "sync record gone although not finished"
+    strategy = fk8s.api.sanitize_for_serialization(owner.spec.update_strategy)
+    assert strategy != original, "update strategy restored without the controller's proof: %s" % strategy
+
+    res, result = run_module(fault_cluster, upgrade_args(fns, kind=kind, batch_size=3))
+    assert res.ok, res.describe()
+    steps = result["template_sync_steps"]
+    assert "resumed an interrupted template sync" in steps and any(s.startswith("the controller proved") for s in steps)
+    owner = read("web", fns)
+    assert SYNC_ANNOTATION not in (owner.metadata.annotations or {})
+    assert fk8s.api.sanitize_for_serialization(owner.spec.update_strategy) == original
+    assert owner.spec.template.spec.containers[0].image == NEW
+    if kind == "StatefulSet":
+        assert owner.status.current_revision == owner.status.update_revision and owner.status.updated_replicas == 3
+    else:
+        assert owner.status.updated_number_scheduled == owner.status.desired_number_scheduled
+    after = wait_all_ready(fk8s, fns, [NEW], len(before))
+    assert sorted(after) == sorted(before) and all(after[n]["uid"] == before[n]["uid"] for n in before)

@@ -1285,7 +1285,7 @@ def parse_args(argv):
                                        "(default 10,1000; smoke 5,20; 'none' to skip)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS),
                    help="subset of %s" % ",".join(SCENARIOS))
-    p.add_argument("--nodes", type=int, default=10)
+    p.add_argument("--nodes", type=int, default=None)
     p.add_argument("--container-start", type=float, default=1.0,
                    help="seconds every container start takes on the nodes' fake CRI (fault layer); "
                         "readiness follows from an exec readinessProbe every 1 s")
@@ -1304,6 +1304,7 @@ def parse_args(argv):
                                     "smoke: none)")
     a = p.parse_args(argv)
     a.drive = False
+    a.nodes = a.nodes or (3 if a.smoke else 10)
     a.sizes = [int(x) for x in (a.sizes or ("5" if a.smoke else "10,100,300")).split(",")]
     disc = a.discovery or ("5,20" if a.smoke else "10,1000")
     sweep = a.sandbox_sweep or ("none" if a.smoke else "1,3,5")

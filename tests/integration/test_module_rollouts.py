@@ -31,10 +31,11 @@ def replicaset_uids(k8s, namespace):
 
 
 def test_rollout_of_12_pods_in_batches_of_3_in_one_task(k8s, cluster, namespace):
-    # A readiness probe that first checks 1 s after the start, as real services need: without it the
+    # A readiness probe that first checks 2 s after the start, as real services need: without it the
     # fake runtime restarts a container within one kubelet status write, the API never shows the pod
-    # unready, and the batch bound below could not fail.
-    probe = {"exec": {"command": ["true"]}, "periodSeconds": 1, "initialDelaySeconds": 1}
+    # unready, and the batch bound below could not fail. (1 s is not enough: the prober's first tick
+    # after the restart may come a second late and set "not ready" and "ready" in one go.)
+    probe = {"exec": {"command": ["true"]}, "periodSeconds": 1, "initialDelaySeconds": 2}
     before = deployment(k8s, namespace, 12, containers=[container("app", OLD, readinessProbe=probe)], timeout=120)
     rs_before = replicaset_uids(k8s, namespace)
 

@@ -158,7 +158,7 @@ def _owned_uids(k8s, namespace, selector):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind, replicas, rounds", SOAK, ids=[k for k, _, _ in SOAK])
+@pytest.mark.parametrize("kind, replicas, rounds", SOAK, ids=[case[0] for case in SOAK])
 def test_soak_alternating_upgrades_with_template_sync_recreate_no_pod(k8s, cluster, namespace, kind, replicas, rounds):
     """Issue 14's soak: ``rounds`` in-place upgrades with template sync while two busy loops keep both cores
     loaded: 0 new ReplicaSets (Deployment), 0 pod UIDs changed, never left paused/held.
@@ -178,7 +178,7 @@ def test_soak_alternating_upgrades_with_template_sync_recreate_no_pod(k8s, clust
         create_daemonset(k8s, namespace, name, containers=[container("app", OLD)], timeout=240)
     before = _owned_uids(k8s, namespace, selector)
     rs_before = sorted(r.metadata.uid for r in k8s.apps.list_namespaced_replica_set(namespace).items)
-    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _burner in range(2)]
     try:
         for index in range(rounds):
             image = "%s:soak-%d" % ("nginx" if index % 2 == 0 else "registry.example.com/soak/app", index)

@@ -161,7 +161,7 @@ def older_matches(target, replicasets, current_name, pod_counts):
 
 
 class TemplateSync(object):
-    """Runs one recipe; ``steps`` records what was done, for the report."""
+    """Runs one recipe; ``steps`` records what was done (every write among it), ``wrote`` whether it wrote."""
 
     def __init__(self, kube, workload, targets, deadline):
         self.kube = kube
@@ -176,6 +176,12 @@ class TemplateSync(object):
         self._restored = None
         self._last_written = None
         self.replicaset = None
+        self.wrote = False
+
+    def _writer(self):
+        """The client, for a write: from here on a failure has changed something (``wrote``)."""
+        self.wrote = True
+        return self.kube
 
     def run(self):
         owner = self.workload.owner
@@ -228,7 +234,7 @@ class TemplateSync(object):
                                    "spec.paused" if self.kind == "Deployment" else "updateStrategy"))
         ops = [{"op": "test", "path": "/metadata/uid", "value": owner["metadata"]["uid"]},
                {"op": "remove", "path": "/metadata/annotations/" + _escape(SYNC_ANNOTATION)}]
-        self.kube.json_patch(self.path, ops, deadline=self.deadline)
+        self._writer().json_patch(self.path, ops, deadline=self.deadline)
         self.steps.append("dropped a stale template-sync record (%s); nothing resumed" % stale)
         if self.kind == "Deployment":
             self._clean_replicasets()
@@ -240,11 +246,11 @@ class TemplateSync(object):
         if self._held(spec, state):
             return
         if self.kind == "Deployment":
-            self._last_written = self.kube.merge_patch(self.path, {"spec": {"paused": True}}, deadline=self.deadline)
+            self._last_written = self._writer().merge_patch(self.path, {"spec": {"paused": True}}, deadline=self.deadline)
             self.steps.append("re-applied the pause of Deployment %s" % self.name)
             return
-        self._last_written = self.kube.merge_patch(self.path, {"spec": {"updateStrategy": self._hold(spec)}},
-                                                   deadline=self.deadline)
+        self._last_written = self._writer().merge_patch(self.path, {"spec": {"updateStrategy": self._hold(spec)}},
+                                                        deadline=self.deadline)
         self.steps.append("re-applied the update strategy hold")
 
     def _held(self, spec, state):
@@ -293,7 +299,7 @@ class TemplateSync(object):
                                 current["metadata"]["name"], blocking[0]["metadata"]["name"]))
         for rs in deletable:
             name = rs["metadata"]["name"]
-            self.kube.request("DELETE", api_path("ReplicaSet", self.namespace, name), body={
+            self._writer().request("DELETE", api_path("ReplicaSet", self.namespace, name), body={
                 "apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
                 "preconditions": {"uid": rs["metadata"]["uid"], "resourceVersion": rs["metadata"]["resourceVersion"]}},
                 deadline=self.deadline)
@@ -340,7 +346,7 @@ class TemplateSync(object):
         deployment = self.kube.get(self.path, deadline=self.deadline)
         for rs in self._owned_replicasets(deployment):
             if SYNC_ANNOTATION in (rs["metadata"].get("annotations") or {}):
-                self.kube.json_patch(api_path("ReplicaSet", self.namespace, rs["metadata"]["name"]), [
+                self._writer().json_patch(api_path("ReplicaSet", self.namespace, rs["metadata"]["name"]), [
                     {"op": "remove", "path": "/metadata/annotations/" + _escape(SYNC_ANNOTATION)}],
                     deadline=self.deadline)
                 self.steps.append("removed the sync record the controller copied onto ReplicaSet %s"
@@ -374,19 +380,19 @@ class TemplateSync(object):
             if strategy.get("type") != "OnDelete":
                 patch["spec"] = {"updateStrategy": self._hold(spec)}
         patch["metadata"]["annotations"][SYNC_ANNOTATION] = json.dumps(state, sort_keys=True)
-        self._last_written = self.kube.merge_patch(self.path, patch, deadline=self.deadline)
+        self._last_written = self._writer().merge_patch(self.path, patch, deadline=self.deadline)
         self.steps.append("paused %s" % self.kind if self.kind == "Deployment" else "held the update strategy")
         return state
 
     def _restore(self, state):
         if self.kind == "Deployment":
             patch = {"metadata": {"annotations": {SYNC_ANNOTATION: None}}, "spec": {"paused": bool(state.get("paused"))}}
-            self._restored = self.kube.merge_patch(self.path, patch, deadline=self.deadline)
+            self._restored = self._writer().merge_patch(self.path, patch, deadline=self.deadline)
             self.steps.append("restored spec.paused=%s" % bool(state.get("paused")))
             return
         ops = [{"op": "remove", "path": "/metadata/annotations/" + _escape(SYNC_ANNOTATION)},
                {"op": "replace", "path": "/spec/updateStrategy", "value": state["updateStrategy"]}]
-        self.kube.json_patch(self.path, ops, deadline=self.deadline)
+        self._writer().json_patch(self.path, ops, deadline=self.deadline)
         self.steps.append("restored the update strategy")
 
     # -- recipes ----------------------------------------------------------------------------
@@ -395,7 +401,7 @@ class TemplateSync(object):
         spec = obj.get("spec", {}).get("template", {}).get("spec", {})
         patch, changes = image_patch(spec, self.targets, prefix="/spec/template/spec")
         if changes:
-            result = self.kube.json_patch(path, patch, deadline=self.deadline)
+            result = self._writer().json_patch(path, patch, deadline=self.deadline)
             self.steps.append("patched the template of %s" % what)
             if path == self.path:
                 self._last_written = result
@@ -431,8 +437,8 @@ class TemplateSync(object):
                 stale.append(pod["metadata"]["name"])
                 continue
             if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:
-                self.kube.merge_patch(api_path("Pod", self.namespace, pod["metadata"]["name"]),
-                                      {"metadata": {"labels": {REVISION_LABEL: revision}}}, deadline=self.deadline)
+                self._writer().merge_patch(api_path("Pod", self.namespace, pod["metadata"]["name"]),
+                                           {"metadata": {"labels": {REVISION_LABEL: revision}}}, deadline=self.deadline)
         if stale:
             self.steps.append("left pods not on the target images unlabelled: %s" % ", ".join(stale))
         self.steps.append("labelled %d pods %s=%s" % (len(pods) - len(stale), REVISION_LABEL, revision))

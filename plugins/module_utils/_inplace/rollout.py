@@ -715,7 +715,7 @@ class Rollout(object):
             steps = sync.run()
         except InplaceError as exc:
             self.sync_steps.extend(sync.steps)
-            if not (sync.steps or self.patched or self.rolled_back):
+            if not (sync.wrote or self.patched or self.rolled_back):
                 raise
             details = self._result({"owner": self._owner_summary(workload),
                                     "targets": getattr(self, "_targets", None) or sync.targets},

@@ -32,6 +32,8 @@ No Kubernetes client here; the watch loop that feeds these predicates lives in `
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.images import runs_digest, same_image
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.states import DONE, FAILED, PENDING, VANISHED
 
@@ -174,8 +176,14 @@ def failure_is_about(status, base, target):
     - without a baseline (a pod read, not patched, by this run), the status has to show the target.
     """
     waiting = (status.get("state") or {}).get("waiting") or {}
-    if names_image(waiting.get("message"), target):
+    quoted = re.findall(r'"([^"]+)"', waiting.get("message") or "")
+    if names_image(waiting.get("message"), target) or any(same_image(q, target) for q in quoted):
         return True
+    if waiting.get("reason") in PULL_REASONS and quoted:
+        # The kubelet's pull messages quote the image it pulls (image_manager.go): one that does not quote
+        # the target is about another image, e.g. the bad image a rollback is replacing, still reported
+        # by a kubelet (without observedGeneration) that has not acted on the rollback patch yet.
+        return False
     if not base or not base.get("containerID"):
         return same_image(status.get("image"), target) or runs_digest(status.get("imageID"), target)
     if is_new_container(status, base):

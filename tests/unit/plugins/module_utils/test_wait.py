@@ -385,3 +385,15 @@ def test_pod_progress_collects_reasons():
     assert pod_progress(p, {"web": NEW, "side": "envoy:2"}, base) == (
         PENDING, "container side: kubelet has not restarted it yet (previous container running envoy:1); "
                  "container web: kubelet has not restarted it yet (previous container running docker.io/library/nginx:1.19)")
+
+
+def test_pull_failure_of_another_image_is_not_blamed_on_a_rollback_target():
+    """Rolling back from a bad image on a kubelet without observedGeneration: until it acts on the rollback
+    patch it still reports the bad image's pull failure, which quotes that image, not the rollback target."""
+    base = {"containerID": "containerd://old", "restartCount": 0, "running": True}
+    failing = {"name": "web", "restartCount": 0, "containerID": "containerd://old", "ready": False,
+               "state": {"waiting": {"reason": "ImagePullBackOff",
+                                     "message": 'Back-off pulling image "registry.example.com/app:bad"'}},
+               "lastState": {"terminated": {"containerID": "containerd://old", "exitCode": 0}}}
+    assert failure_is_about(failing, base, "nginx:1.19") is False
+    assert failure_is_about(failing, base, "registry.example.com/app:bad") is True

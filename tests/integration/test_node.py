@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import container_status, pod_when, read_pod, wait_for
+from helpers import container_status, create_pod, pod_is_ready, pod_when, read_pod, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
 
@@ -19,22 +19,6 @@ NEW = "nginx:1.20-alpine"
 
 def probe():
     return {"exec": {"command": ["true"]}, "periodSeconds": 1}
-
-
-def make_pod(k8s, namespace, name, containers, init_containers=None, wait=True):
-    spec = {"containers": containers, "terminationGracePeriodSeconds": 1}
-    if init_containers:
-        spec["initContainers"] = init_containers
-    k8s.core.create_namespaced_pod(namespace, {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"pod": name}},
-        "spec": spec})
-    if not wait:
-        return read_pod(k8s, namespace, name)
-    return wait_for(pod_when(k8s, namespace, name, ready), 90, message="pod %s Ready" % name)
-
-
-def ready(pod):
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
 def set_image(k8s, namespace, name, index, image, init=False):
@@ -58,14 +42,14 @@ def test_version_is_the_pinned_one_on_server_and_every_kubelet(k8s, cluster):
 
 
 def test_image_change_restarts_only_that_container_in_place(k8s, namespace):
-    pod = make_pod(k8s, namespace, "p", [{"name": "app", "image": OLD, "readinessProbe": probe()},
+    pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": OLD, "readinessProbe": probe()},
                                          {"name": "side", "image": OLD, "readinessProbe": probe()}])
     app, side = container_status(pod, "app"), container_status(pod, "side")
     assert app.image == "docker.io/library/nginx:1.19-alpine"
     assert app.image_id.startswith("docker.io/library/nginx@sha256:")
     assert app.container_id.startswith("containerd://")
     set_image(k8s, namespace, "p", 0, NEW)
-    after = wait_for(pod_when(k8s, namespace, "p", lambda p: ready(p) and container_status(
+    after = wait_for(pod_when(k8s, namespace, "p", lambda p: pod_is_ready(p) and container_status(
         p, "app").image == "docker.io/library/nginx:1.20-alpine"), 60, message="app on the new image")
     a2, s2 = container_status(after, "app"), container_status(after, "side")
     assert (after.metadata.uid, after.spec.node_name, after.status.pod_ip) == (
@@ -81,7 +65,7 @@ def test_failing_pull_keeps_the_old_containers_status(k8s, namespace, faults):
     # built from the last (killed) container, so image, imageID, containerID and restartCount stay.
     bad = "registry.example.com/shop/app:2.0-unpullable"
     faults(pull_fail=[bad])
-    pod = make_pod(k8s, namespace, "p", [{"name": "app", "image": OLD}])
+    pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": OLD}])
     before = container_status(pod, "app")
     set_image(k8s, namespace, "p", 0, bad)
     seen = set()
@@ -108,7 +92,7 @@ def test_failing_pull_keeps_the_old_containers_status(k8s, namespace, faults):
 def test_crashing_image_reaches_crashloopbackoff_from_the_kubelet(k8s, namespace, faults):
     crashing = "registry.example.com/shop/app:2.0-crashing"
     faults(crash=[crashing])
-    make_pod(k8s, namespace, "p", [{"name": "app", "image": OLD}])
+    create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": OLD}])
     set_image(k8s, namespace, "p", 0, crashing)
     pod = wait_for(pod_when(k8s, namespace, "p", lambda p: reason(container_status(p, "app"))
                             == "CrashLoopBackOff"), 60, message="CrashLoopBackOff")
@@ -121,22 +105,22 @@ def test_crashing_image_reaches_crashloopbackoff_from_the_kubelet(k8s, namespace
 def test_unready_image_runs_but_its_probe_fails(k8s, namespace, faults):
     unready = "registry.example.com/shop/app:2.0-unready"
     faults(unready=[unready])
-    pod = make_pod(k8s, namespace, "p", [{"name": "app", "image": unready, "readinessProbe": probe()}],
+    pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": unready, "readinessProbe": probe()}],
                    wait=False)
     pod = wait_for(pod_when(k8s, namespace, "p", lambda p: (container_status(p, "app") or 0) and
                             container_status(p, "app").state.running), 60, message="running")
     time.sleep(3)
     pod = read_pod(k8s, namespace, "p")
     assert not container_status(pod, "app").ready
-    assert not ready(pod)
+    assert not pod_is_ready(pod)
     faults()  # the probe passes again: the same container turns ready
-    wait_for(pod_when(k8s, namespace, "p", ready), 30, message="Ready once the probe passes")
+    wait_for(pod_when(k8s, namespace, "p", pod_is_ready), 30, message="Ready once the probe passes")
 
 
 def test_completed_init_container_is_not_rerun_on_image_change(k8s, namespace):
     # kubelet computeInitContainerActions: a regular init container that has completed is not
     # started again on a live pod; the new image takes effect only when the pod is recreated.
-    pod = make_pod(k8s, namespace, "p", [{"name": "app", "image": OLD}],
+    pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": OLD}],
                    init_containers=[{"name": "init", "image": OLD, "command": ["true"]}])
     init = container_status(pod, "init", init=True)
     assert init.state.terminated.exit_code == 0 and init.state.terminated.reason == "Completed"
@@ -149,11 +133,11 @@ def test_completed_init_container_is_not_rerun_on_image_change(k8s, namespace):
     assert init2.image == init.image and init2.container_id == init.container_id
     assert init2.restart_count == 0
     assert container_status(pod, "app").container_id == app.container_id
-    assert ready(pod)
+    assert pod_is_ready(pod)
 
 
 def test_sidecar_is_restarted_in_place_on_image_change(k8s, namespace, cluster):
-    pod = make_pod(k8s, namespace, "p", [{"name": "app", "image": OLD, "readinessProbe": probe()}],
+    pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": OLD, "readinessProbe": probe()}],
                    init_containers=[{"name": "side", "image": OLD, "restartPolicy": "Always",
                                      "readinessProbe": probe()}])
     side = container_status(pod, "side", init=True)
@@ -179,25 +163,25 @@ def test_sidecar_is_restarted_in_place_on_image_change(k8s, namespace, cluster):
 
 
 def test_new_pods_pay_the_sandbox_delay_restarts_in_place_do_not(k8s, namespace, faults):
-    make_pod(k8s, namespace, "old", [{"name": "app", "image": OLD}])
+    create_pod(k8s, namespace, "old", containers=[{"name": "app", "image": OLD}])
     faults(sandbox_delay=6)
     t0 = time.monotonic()
-    make_pod(k8s, namespace, "new", [{"name": "app", "image": OLD}], wait=False)
+    create_pod(k8s, namespace, "new", containers=[{"name": "app", "image": OLD}], wait=False)
     set_image(k8s, namespace, "old", 0, NEW)
-    wait_for(pod_when(k8s, namespace, "old", lambda p: ready(p) and container_status(
+    wait_for(pod_when(k8s, namespace, "old", lambda p: pod_is_ready(p) and container_status(
         p, "app").image.endswith("nginx:1.20-alpine")), 30, interval=0.1, message="restart in place")
     restarted = time.monotonic() - t0
-    assert not ready(read_pod(k8s, namespace, "new"))
-    wait_for(pod_when(k8s, namespace, "new", ready), 60, interval=0.1, message="new pod Ready")
+    assert not pod_is_ready(read_pod(k8s, namespace, "new"))
+    wait_for(pod_when(k8s, namespace, "new", pod_is_ready), 60, interval=0.1, message="new pod Ready")
     created = time.monotonic() - t0
     assert restarted < 6 <= created
 
 
 def test_pod_ips_are_unique_loopback_addresses(k8s, namespace):
     for i in range(4):
-        make_pod(k8s, namespace, "p%d" % i, [{"name": "app", "image": OLD}], wait=False)
-    pods = wait_for(lambda: [p for p in k8s.core.list_namespaced_pod(namespace).items if ready(p)]
-                    if all(ready(p) for p in k8s.core.list_namespaced_pod(namespace).items) else None,
+        create_pod(k8s, namespace, "p%d" % i, containers=[{"name": "app", "image": OLD}], wait=False)
+    pods = wait_for(lambda: [p for p in k8s.core.list_namespaced_pod(namespace).items if pod_is_ready(p)]
+                    if all(pod_is_ready(p) for p in k8s.core.list_namespaced_pod(namespace).items) else None,
                     60, message="4 Ready pods")
     ips = [p.status.pod_ip for p in pods]
     assert len(set(ips)) == 4
@@ -206,7 +190,7 @@ def test_pod_ips_are_unique_loopback_addresses(k8s, namespace):
 
 def test_image_pulled_by_digest_is_reported_as_containerd_does(k8s, namespace):
     digest = "sha256:" + "ab" * 32
-    pod = make_pod(k8s, namespace, "p", [{"name": "app", "image": "nginx@" + digest}])
+    pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": "nginx@" + digest}])
     cs = container_status(pod, "app")
     assert cs.image_id == "docker.io/library/nginx@" + digest
     assert cs.image.startswith("sha256:")

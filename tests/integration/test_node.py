@@ -42,8 +42,9 @@ def test_version_is_the_pinned_one_on_server_and_every_kubelet(k8s, cluster):
 
 
 def test_image_change_restarts_only_that_container_in_place(k8s, namespace):
-    pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": OLD, "readinessProbe": probe()},
-                                         {"name": "side", "image": OLD, "readinessProbe": probe()}])
+    containers = [{"name": "app", "image": OLD, "readinessProbe": probe()},
+                  {"name": "side", "image": OLD, "readinessProbe": probe()}]
+    pod = create_pod(k8s, namespace, "p", containers=containers)
     app, side = container_status(pod, "app"), container_status(pod, "side")
     assert app.image == "docker.io/library/nginx:1.19-alpine"
     assert app.image_id.startswith("docker.io/library/nginx@sha256:")
@@ -106,7 +107,7 @@ def test_unready_image_runs_but_its_probe_fails(k8s, namespace, faults):
     unready = "registry.example.com/shop/app:2.0-unready"
     faults(unready=[unready])
     pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": unready, "readinessProbe": probe()}],
-                   wait=False)
+                     wait=False)
     pod = wait_for(pod_when(k8s, namespace, "p", lambda p: (container_status(p, "app") or 0) and
                             container_status(p, "app").state.running), 60, message="running")
     time.sleep(3)
@@ -121,7 +122,7 @@ def test_completed_init_container_is_not_rerun_on_image_change(k8s, namespace):
     # kubelet computeInitContainerActions: a regular init container that has completed is not
     # started again on a live pod; the new image takes effect only when the pod is recreated.
     pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": OLD}],
-                   init_containers=[{"name": "init", "image": OLD, "command": ["true"]}])
+                     init_containers=[{"name": "init", "image": OLD, "command": ["true"]}])
     init = container_status(pod, "init", init=True)
     assert init.state.terminated.exit_code == 0 and init.state.terminated.reason == "Completed"
     app = container_status(pod, "app")
@@ -138,8 +139,8 @@ def test_completed_init_container_is_not_rerun_on_image_change(k8s, namespace):
 
 def test_sidecar_is_restarted_in_place_on_image_change(k8s, namespace, cluster):
     pod = create_pod(k8s, namespace, "p", containers=[{"name": "app", "image": OLD, "readinessProbe": probe()}],
-                   init_containers=[{"name": "side", "image": OLD, "restartPolicy": "Always",
-                                     "readinessProbe": probe()}])
+                     init_containers=[{"name": "side", "image": OLD, "restartPolicy": "Always",
+                                       "readinessProbe": probe()}])
     side = container_status(pod, "side", init=True)
     app = container_status(pod, "app")
     assert side.state.running and side.ready

@@ -276,13 +276,31 @@ def upgraded(pod, name, normalised_image, old_container_id=None):
                 and cs.ready and (old_container_id is None or cs.container_id != old_container_id))
 
 
+def _unready_why(pod):
+    """One line on why a pod is not Ready: node, Ready condition reason, each container's state."""
+    if pod.metadata.deletion_timestamp is not None:
+        return "terminating"
+    cond = next((c for c in (pod.status.conditions or []) if c.type == "Ready"), None)
+    parts = ["rv %s on %s" % (pod.metadata.resource_version, pod.spec.node_name),
+             "Ready=%s %s" % (cond.status, cond.reason or "") if cond else "no Ready condition"]
+    for cs in pod.status.container_statuses or []:
+        state = cs.state
+        what = ("running" if state and state.running else
+                "waiting %s" % state.waiting.reason if state and state.waiting else
+                "terminated %s" % state.terminated.reason if state and state.terminated else "no state")
+        parts.append("%s: %s %s ready=%s restarts=%s id=%s" % (cs.name, cs.image, what, cs.ready, cs.restart_count,
+                                                               (cs.container_id or "")[-12:]))
+    return "; ".join(parts)
+
+
 class ReadinessWatcher(object):
     """Watches the pods of a selector through the API and records how many were not Ready at once.
 
     ``max_unready`` is the maximum, over every event seen, of the number of live pods whose Ready
     condition is not True, ``max_unready_pods`` those pods at that moment; ``went_unready`` the names
-    of the pods seen unready at least once. A broken watch (410, network) is re-listed. Use as a
-    context manager or with ``start()`` / ``stop()``.
+    of the pods seen unready at least once. ``describe()`` says, for the pods of that moment, why each
+    was unready (node, Ready condition reason, container states), for failure messages. A broken watch
+    (410, network) is re-listed. Use as a context manager or with ``start()`` / ``stop()``.
     """
 
     def __init__(self, core, namespace, selector):
@@ -293,6 +311,8 @@ class ReadinessWatcher(object):
         self.max_unready = 0
         self.max_unready_pods = []
         self.went_unready = set()
+        self.why = {}
+        self.max_unready_why = {}
         self.events = 0
         self.errors = []
         self._version = None
@@ -305,14 +325,17 @@ class ReadinessWatcher(object):
             name = pod.metadata.name
             if deleted:
                 self.ready.pop(name, None)
+                self.why.pop(name, None)
             else:
                 self.ready[name] = pod_is_ready(pod)
                 if not self.ready[name]:
                     self.went_unready.add(name)
+                    self.why[name] = _unready_why(pod)
             unready = sorted(n for n, ready in self.ready.items() if not ready)
             if len(unready) > self.max_unready:
                 self.max_unready = len(unready)
                 self.max_unready_pods = unready
+                self.max_unready_why = dict((n, self.why.get(n, "?")) for n in unready)
 
     def _list(self):
         listing = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
@@ -349,6 +372,12 @@ class ReadinessWatcher(object):
                     self.errors.append(repr(again))
             finally:
                 w.stop()
+
+    def describe(self):
+        """The pods unready at the worst moment and why, one per line."""
+        with self._lock:
+            return "%d unready at once:\n%s" % (self.max_unready, "\n".join(
+                "  %s: %s" % item for item in sorted(self.max_unready_why.items())))
 
     def stop(self):
         # Let the last status writes arrive before stopping.

@@ -680,7 +680,7 @@ def test_crash_looping_image_is_rolled_back_and_availability_holds(fk8s, fault_c
     msg = assert_clean_failure(res, result, "batch 1/3", "rollback")
     assert took < 40, "the crash-looping batch took %.1f s to fail and roll back (wait_timeout 60)" % took
     assert "CrashLoopBackOff" in msg or "Error" in msg, msg
-    assert watcher.max_unready <= 2, "%d pods unready at once with batch_size 2" % watcher.max_unready
+    assert watcher.max_unready <= 2, "with batch_size 2, " + watcher.describe()
     failed_batch = result["batches"][-1]["pods"]
     assert sorted(result["rolled_back"]) == sorted(failed_batch)
     after = wait_all_ready(fk8s, fns, [OLD], 6)
@@ -753,8 +753,7 @@ def test_new_image_never_ready_in_the_middle_batch_is_rolled_back_keeping_availa
         msg = assert_clean_failure(res, result, "batch 2/3", on_failure)
         assert [b["state"] for b in result["batches"]] == ["done", "failed"], result["batches"]
         assert sorted(result["batches"][1]["pods"]) == middle
-        assert watcher.max_unready <= 2, "%d pods unready at once with batch_size 2 (%s)" % (
-            watcher.max_unready, msg)
+        assert watcher.max_unready <= 2, "with batch_size 2 (%s), %s" % (msg, watcher.describe())
         expected_back = middle if on_failure == "rollback" else names[:4]
         assert sorted(result["rolled_back"]) == sorted(expected_back), (result["rolled_back"], msg)
         after = wait_all_ready(fk8s, fns, [OLD, NEW], 6)

@@ -54,7 +54,7 @@ def test_rollout_of_12_pods_in_batches_of_3_in_one_task(k8s, cluster, namespace)
     assert sorted(sum(result["planned_batches"], [])) == sorted(before)
 
     # Never more than a batch unready at once, and every pod did go through a restart.
-    assert watcher.max_unready <= 3, "watcher saw %d pods unready at once" % watcher.max_unready
+    assert watcher.max_unready <= 3, "batches %s; %s" % (result["planned_batches"], watcher.describe())
     assert watcher.went_unready == set(before), sorted(set(before) - watcher.went_unready)
 
     after = snapshot(k8s, namespace, SEL)

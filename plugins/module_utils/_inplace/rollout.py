@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,6 +29,8 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan import plan_batches
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import diff_for, pod_entry, state_summary
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.upgrade_record import (
+    LAST_UPGRADE_ANNOTATION, annotation_patch, new_record, recorded_upgrade, stale_reason)
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.window import parse_timestamp
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import (
     DONE,
@@ -44,7 +45,6 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait i
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import Expectation, wait_for_pods
 
-LAST_UPGRADE_ANNOTATION = "inplace.kubernetes.io/last-upgrade"
 MAX_PARALLEL_WRITES = 16
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -83,18 +83,6 @@ def parse_not_after(value):
     if moment.tzinfo is None:
         raise InplaceError("not_after %r has no UTC offset; add one, e.g. +00:00" % value)
     return moment
-
-
-def recorded_upgrade(owner):
-    """The record of the last upgrade on an owner (``{time, target, previous}``) or ``None``."""
-    raw = ((owner or {}).get("metadata", {}).get("annotations") or {}).get(LAST_UPGRADE_ANNOTATION)
-    if not raw:
-        return None
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) and isinstance(record.get("previous"), dict) else None
 
 
 class Rollout(object):
@@ -137,6 +125,14 @@ class Rollout(object):
             if not record:
                 raise InplaceError("%s %s/%s has no recorded upgrade (annotation %s) to roll back"
                                    % (self.kind, self.namespace, params["name"], LAST_UPGRADE_ANNOTATION))
+            stale = stale_reason(record, current_images(workload.template_spec or {}), workload.pods)
+            if stale:
+                raise InplaceError(
+                    "%s %s/%s: the recorded upgrade (annotation %s, %s) no longer describes the workload: %s. It changed "
+                    "since (a rollout, `kubectl rollout undo`, which copies a ReplicaSet's annotations back, or an "
+                    "edit); nothing was changed. Name the images to go to with containers instead of rollback"
+                    % (self.kind, self.namespace, params["name"], LAST_UPGRADE_ANNOTATION, record.get("time") or "undated",
+                       stale))
             return dict(record["previous"])
         if params.get("image"):
             spec = workload.template_spec or (workload.pods[0]["spec"] if workload.pods else {})
@@ -236,13 +232,9 @@ class Rollout(object):
     def _record_upgrade(self, workload, targets):
         if not workload.owner:
             return
-        template = current_images(workload.template_spec)
-        previous = dict((name, template.get(name)) for name in targets)
-        if all(previous[name] == targets[name] for name in targets):
-            return
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "target": targets, "previous": previous}
-        self.kube.merge_patch(api_path(workload.kind, self.namespace, workload.name),
-                              {"metadata": {"annotations": {LAST_UPGRADE_ANNOTATION: json.dumps(record, sort_keys=True)}}})
+        record = new_record(current_images(workload.template_spec), targets)
+        if record:
+            self.kube.merge_patch(api_path(workload.kind, self.namespace, workload.name), annotation_patch(record))
 
     def _patch_one(self, pod, targets, deadline):
         name = pod["metadata"]["name"]

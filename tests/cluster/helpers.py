@@ -309,7 +309,6 @@ class ReadinessWatcher(object):
         self.selector = selector
         self.ready = {}
         self.max_unready = 0
-        self.max_unready_pods = []
         self.went_unready = set()
         self.why = {}
         self.max_unready_why = {}
@@ -334,7 +333,6 @@ class ReadinessWatcher(object):
             unready = sorted(n for n, ready in self.ready.items() if not ready)
             if len(unready) > self.max_unready:
                 self.max_unready = len(unready)
-                self.max_unready_pods = unready
                 self.max_unready_why = dict((n, self.why.get(n, "?")) for n in unready)
 
     def _list(self):
@@ -372,6 +370,10 @@ class ReadinessWatcher(object):
                     self.errors.append(repr(again))
             finally:
                 w.stop()
+
+    @property
+    def max_unready_pods(self):
+        return sorted(self.max_unready_why)
 
     def describe(self):
         """The pods unready at the worst moment and why, one per line."""

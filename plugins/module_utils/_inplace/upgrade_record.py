@@ -50,24 +50,25 @@ def stale_reason(record, template_images, pods):
     """Why ``record`` no longer describes the workload (``""`` when it does).
 
     ``template_images`` are the owner's template images per container, ``pods`` the pod dicts.
-    A record without ``target`` (written by an older release) is checked against ``previous`` only.
+    A container the record has no ``target`` for (a record of an older release) is not checked.
     """
     previous = record.get("previous") or {}
     target = record.get("target") or {}
+    names = sorted(name for name in previous if target.get(name))
 
-    def foreign(image, name):
-        return image is not None and not any(
-            known and same_image(image, known) for known in (target.get(name), previous.get(name)))
+    def foreign(images, where):
+        for name in names:
+            image = images.get(name)
+            if image is not None and not any(known and same_image(image, known)
+                                             for known in (target[name], previous[name])):
+                return "%s container %s has %s, neither the recorded target %s nor the previous image %s" % (
+                    where, name, image, target[name], previous[name])
+        return ""
 
-    for name in sorted(previous):
-        if not target.get(name):
-            continue
-        if foreign(template_images.get(name), name):
-            return ("the pod template's container %s has %s, neither the recorded target %s nor the previous image %s"
-                    % (name, template_images.get(name), target.get(name), previous.get(name)))
-        for pod in pods:
-            image = current_images(pod.get("spec") or {}).get(name)
-            if foreign(image, name):
-                return ("pod %s's container %s has %s, neither the recorded target %s nor the previous image %s"
-                        % (pod["metadata"]["name"], name, image, target.get(name), previous.get(name)))
+    places = [(template_images, "the pod template's")] + [
+        (current_images(pod.get("spec") or {}), "pod %s's" % pod["metadata"]["name"]) for pod in pods]
+    for images, where in places:
+        reason = foreign(images, where)
+        if reason:
+            return reason
     return ""

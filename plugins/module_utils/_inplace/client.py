@@ -26,16 +26,13 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors
     ApiError,
     InplaceError,
     PreconditionFailed,
+    WatchExpired,
 )
 
 TRANSIENT_STATUS = (429, 500, 502, 503, 504)
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 USER_AGENT = "inplace.kubernetes"
-
-
-class WatchExpired(Exception):
-    """The watch's resourceVersion is too old (410): re-list and watch again."""
 
 
 def _load_configuration(params):
@@ -357,25 +354,3 @@ def _api_error(status, error, method, path):
 def connect(module, params=None):
     """A :class:`Kube` for a module's parameters; check mode means server-side dry run."""
     return Kube(params or module.params, dry_run=module.check_mode, warn=module.warn)
-
-
-def api_path(kind, namespace, name=None, subresource=None):
-    """The REST path of a namespaced object of one of the kinds this collection handles."""
-    group = {
-        "Pod": "/api/v1", "Event": "/api/v1", "Namespace": "/api/v1", "PersistentVolumeClaim": "/api/v1",
-        "Deployment": "/apis/apps/v1", "ReplicaSet": "/apis/apps/v1", "StatefulSet": "/apis/apps/v1",
-        "DaemonSet": "/apis/apps/v1", "ControllerRevision": "/apis/apps/v1",
-        "PodDisruptionBudget": "/apis/policy/v1beta1", "Lease": "/apis/coordination.k8s.io/v1",
-    }[kind]
-    plural = {"Pod": "pods", "Event": "events", "Deployment": "deployments", "ReplicaSet": "replicasets",
-              "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "ControllerRevision": "controllerrevisions",
-              "PodDisruptionBudget": "poddisruptionbudgets", "Lease": "leases",
-              "PersistentVolumeClaim": "persistentvolumeclaims"}.get(kind)
-    if kind == "Namespace":
-        return "/api/v1/namespaces" + ("/" + name if name else "")
-    path = "%s/namespaces/%s/%s" % (group, namespace, plural)
-    if name:
-        path += "/" + name
-    if subresource:
-        path += "/" + subresource
-    return path

@@ -28,14 +28,14 @@ from __future__ import annotations
 import json
 import time
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import WatchExpired, api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import (
     list_items,
     owned_by,
     selector_string,
     template_matches,
 )
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, WatchExpired
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import image_changes, image_patch
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import wait_for_generation
 

@@ -18,7 +18,7 @@ import re
 import socket
 import uuid
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.window import parse_timestamp
 

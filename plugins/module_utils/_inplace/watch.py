@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import WatchExpired, api_path
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, WatchExpired
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import (
     DONE,
     FAILED,

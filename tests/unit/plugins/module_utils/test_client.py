@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""client.py: the pure bits (error mapping, proxy bypass, paths)."""
+"""client.py: the pure bits (error mapping, proxy bypass); api_paths.py: the REST paths."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client
     _api_error,
     _bypass_proxy,
     _decode_status,
-    api_path,
 )
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import (
     ApiError,
     InplaceError,
@@ -101,6 +101,7 @@ def test_bypass_proxy(host, no_proxy, expected):
     (("Namespace", None, "ns"), "/api/v1/namespaces/ns"),
     (("Namespace", None), "/api/v1/namespaces"),
     (("Lease", "ns", "l"), "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l"),
+    (("PodDisruptionBudget", "ns"), "/apis/policy/v1/namespaces/ns/poddisruptionbudgets"),
 ])
 def test_api_path(args, expected):
     assert api_path(*args) == expected

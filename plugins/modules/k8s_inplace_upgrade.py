@@ -363,7 +363,8 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.args i
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import connect
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import check_dependencies
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollout import Rollout, validate
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planning import validate
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollout import Rollout
 
 UPGRADE_ARG_SPEC = {
     "pause_seconds": {"type": "int", "default": 0},

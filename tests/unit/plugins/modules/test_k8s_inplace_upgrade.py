@@ -74,9 +74,9 @@ def no_api(monkeypatch):
         calls.append(args)
         raise ApiCalled("an API client was built")
 
-    for module in (k8s_inplace_upgrade, k8s_inplace_upgrade_info):
+    for module, entry in ((k8s_inplace_upgrade, "Rollout"), (k8s_inplace_upgrade_info, "describe")):
         monkeypatch.setattr(module, "connect", refuse)
-        monkeypatch.setattr(module, "Rollout", refuse)
+        monkeypatch.setattr(module, entry, refuse)
     return calls
 
 

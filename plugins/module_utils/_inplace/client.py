@@ -21,13 +21,18 @@ import threading
 import time
 from urllib.parse import urlencode
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import kubernetes, urllib3
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import kubernetes_client
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import (
     ApiError,
     InplaceError,
     PreconditionFailed,
     WatchExpired,
 )
+
+try:
+    kubernetes, urllib3 = kubernetes_client()
+except ImportError:  # check_dependencies() tells the user
+    kubernetes = urllib3 = None
 
 TRANSIENT_STATUS = (429, 500, 502, 503, 504)
 JSON_PATCH = "application/json-patch+json"

@@ -33,10 +33,10 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 
-from helpers import ReadinessWatcher, container, create_deployment, pod_is_ready, wait_for
+from helpers import ReadinessWatcher, container, create_deployment, live_pods, pod_is_ready, snapshot, wait_for
 from localcluster import provided
-from module_helpers import (CRASHING, MODULE, NEW, OLD, THIRD, assert_clean_failure, deployment, events_for,
-                            live_pods, normalised, run_module, snapshot)
+from module_helpers import (CRASHING, MODULE, NEW, OLD, THIRD, assert_clean_failure, deployment, events_for, normalised,
+                            run_module)
 from playbook import (CALLBACK_DIR, CALLBACK_NAME, _ansible_playbook, _python_for, collections_path,
                       make_play)
 from role_helpers import leases, role_task

@@ -2,7 +2,7 @@
 # run one stage each. All of them go through tests/run.sh, which creates .venv on first use,
 # stages the collection into build/ansible_collections/inplace/kubernetes and runs the tools there.
 #
-#   make test                       sanity, units, integration, lint, changelog (in that order)
+#   make test                       sanity, static, units, integration, lint, changelog (in that order)
 #   make test SKIP=sanity           the same without sanity (space or comma separated list)
 #   make integration TESTS=tests/integration/test_x.py PYTEST_ARGS='-k name -x'
 #   make integration INTEGRATION_MARKERS=     also the tests marked slow
@@ -16,13 +16,16 @@ SHELL := /usr/bin/env bash
 RUN := bash tests/run.sh
 export K8S_VERSION
 
-.PHONY: test sanity units integration compat lint changelog stage venv demo bench bench-smoke clean distclean help
+.PHONY: test sanity static units integration compat lint changelog stage venv demo bench bench-smoke clean distclean help
 
 test:
 	$(RUN) all
 
 sanity:
 	$(RUN) sanity
+
+static:
+	$(RUN) static
 
 units:
 	$(RUN) units

@@ -5,7 +5,8 @@
 #   tests/run.sh [STAGE...]       run the given stages (default: all test stages, in order)
 #   tests/run.sh exec CMD [ARG...] run CMD with the venv on PATH and the staged collection in use
 #
-# Test stages, in order:  sanity units integration compat lint changelog
+# Test stages, in order:  sanity static units integration compat lint changelog
+#   static:      ruff (lint) and mypy on plugins/, configured in pyproject.toml
 #   integration: every integration test on Kubernetes $K8S_VERSION (default: the newest pinned)
 #   compat:      the tests marked `compat` on the oldest supported Kubernetes (K8S_OLDEST)
 # Preparation (always):   venv, then the test world's binaries (only when integration or compat
@@ -39,7 +40,7 @@ if [[ -z "$PYTHON" ]]; then
 fi
 PYTHON="${PYTHON:-python3.11}"
 PY_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3.11)"
-ALL_STAGES=(sanity units integration compat lint changelog)
+ALL_STAGES=(sanity static units integration compat lint changelog)
 # shellcheck source=cluster/versions.env
 source "$ROOT/tests/cluster/versions.env"
 K8S_VERSION="${K8S_VERSION:-${INPLACE_K8S_VERSION:-}}"
@@ -95,7 +96,7 @@ prepare_venv() {
     2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
   echo "$stamp" >"$stamp_file"
   "$VENV/bin/python" -m pip list --disable-pip-version-check 2>/dev/null \
-    | grep -i -E '^(ansible-core|ansible-lint|antsibull-changelog|kubernetes|jsonpatch|pytest|hypothesis) ' || true
+    | grep -i -E '^(ansible-core|ansible-lint|antsibull-changelog|kubernetes|jsonpatch|pytest|hypothesis|ruff|mypy) ' || true
 }
 
 prepare_binaries() {
@@ -213,6 +214,12 @@ stage_sanity() {
   # errors still show.
   (cd "$STAGED" && PIP_QUIET="${PIP_QUIET:-2}" \
     ansible-test sanity --venv --python "$PY_VERSION" --color "${ANSIBLE_TEST_COLOR:-no}")
+}
+
+stage_static() {
+  # The tools are pinned in tests/requirements.txt; their configuration is pyproject.toml's. mypy runs in the
+  # staged copy, where the imports' ansible_collections.inplace.kubernetes package path exists.
+  (cd "$STAGED" && ruff check --no-cache plugins && mypy --cache-dir "$BUILD/.mypy_cache")
 }
 
 stage_units() {

@@ -10,16 +10,20 @@ that use them) never load an HTTP client.
 
 from __future__ import annotations
 
+import importlib
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
-try:
-    import jsonpatch  # noqa: F401  pylint: disable=unused-import
-    JSONPATCH_IMPORT_ERROR = None
-except ImportError:
-    jsonpatch = None
-    JSONPATCH_IMPORT_ERROR = traceback.format_exc()
+
+def _jsonpatch():
+    try:
+        return importlib.import_module("jsonpatch"), None
+    except ImportError:
+        return None, traceback.format_exc()
+
+
+jsonpatch, JSONPATCH_IMPORT_ERROR = _jsonpatch()
 
 
 def kubernetes_client():

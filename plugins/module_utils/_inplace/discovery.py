@@ -115,7 +115,7 @@ def get_namespace(kube, namespace):
         return kube.get(api_path("Namespace", None, namespace))
     except ApiError as exc:
         if exc.status == 404:
-            raise InplaceError("namespace %s does not exist" % namespace)
+            raise InplaceError("namespace %s does not exist" % namespace) from exc
         if exc.status == 403:
             return None  # Namespaced users often cannot read namespaces; the owner lookup will tell.
         raise
@@ -127,7 +127,7 @@ def get_owner(kube, kind, name, namespace):
     except ApiError as exc:
         if exc.status == 404:
             get_namespace(kube, namespace)
-            raise InplaceError("%s %s/%s not found" % (kind, namespace, name))
+            raise InplaceError("%s %s/%s not found" % (kind, namespace, name)) from exc
         raise
 
 

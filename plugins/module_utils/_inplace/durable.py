@@ -56,7 +56,7 @@ def pending_sync(owner):
         state = json.loads(raw)
     except ValueError:
         raise InplaceError("annotation %s on %s is not valid JSON; remove it after checking the owner's "
-                           "pause/update strategy by hand" % (SYNC_ANNOTATION, owner["metadata"]["name"]))
+                           "pause/update strategy by hand" % (SYNC_ANNOTATION, owner["metadata"]["name"])) from None
     if not isinstance(state, dict) or not isinstance(state.get("target"), dict):
         raise InplaceError("annotation %s on %s has no target images" % (SYNC_ANNOTATION, owner["metadata"]["name"]))
     return state
@@ -211,7 +211,7 @@ class TemplateSync(object):
                            "a re-run checks the record against the pods and finishes it. Written so far: %s" % (
                                exc.msg, self.kind, self.namespace, self.name,
                                "paused" if self.kind == "Deployment" else "with its update strategy held",
-                               SYNC_ANNOTATION, "; ".join(self.steps)), template_sync_steps=list(self.steps))
+                               SYNC_ANNOTATION, "; ".join(self.steps)), template_sync_steps=list(self.steps)) from exc
         self._barrier(state)
         self._restore(state)
         if self.kind == "Deployment":

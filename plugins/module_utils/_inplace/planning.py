@@ -54,7 +54,7 @@ def parse_not_after(value):
     try:
         moment = parse_timestamp(value)
     except ValueError:
-        raise InplaceError("not_after %r is not an ISO 8601 date-time such as 2026-11-25T04:00:00+00:00" % value)
+        raise InplaceError("not_after %r is not an ISO 8601 date-time such as 2026-11-25T04:00:00+00:00" % value) from None
     if moment.tzinfo is None:
         raise InplaceError("not_after %r has no UTC offset; add one, e.g. +00:00" % value)
     return moment

@@ -169,7 +169,7 @@ class Rollout(object):
             details = progress.result(changed=True, owner=owner_summary(workload, self.namespace),
                                       targets=progress.targets or sync.targets)
             details.update(dict((k, v) for k, v in exc.details.items() if k not in details))
-            raise InplaceError(exc.msg, **details)
+            raise InplaceError(exc.msg, **details) from exc
         progress.sync_steps.extend(steps)
 
 

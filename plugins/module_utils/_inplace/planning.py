@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import discover, disruption_budgets
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.durable import pending_sync
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import pending_sync
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.inputs import check_batching, check_name, check_targets
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import check_containers, current_images, image_changes

@@ -2,7 +2,7 @@
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The upgrade itself, a short orchestrator: plan (planning.py), patch batch after batch and wait
-(batches.py), answer a failure (rollback.py), sync the template (durable.py), report (result.py)."""
+(batches.py), answer a failure (rollback.py), sync the template (template_sync.py), report (result.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import events, states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.batches import Batches
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.controller import ControllerWatch
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.durable import (
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.orphan_watch import ControllerWatch
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import (
     TemplateSync,
     pending_sync,
     template_needs_sync,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""durable.py: the pure bits (the interrupted-sync annotation, whether a sync is needed, the controller's
+"""template_sync.py: the pure bits (the interrupted-sync annotation, whether a sync is needed, the controller's
 proof before the hold is released, stale records, older ReplicaSets holding the target template)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import pytest
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import Workload
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.durable import (
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import (
     SYNC_ANNOTATION,
     TemplateSync,
     _escape,

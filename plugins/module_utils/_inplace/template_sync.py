@@ -88,7 +88,7 @@ def hold_proof(kind, owner, generation, replicaset=None, original_on_delete=Fals
     ReplicaSets still hold pods: ``allow_mid_rollout``). StatefulSet: ``updatedReplicas ==
     replicas`` and ``currentRevision == updateRevision`` (``completeUpdate``; with an OnDelete strategy
     of its own 1.32 never completes, so there only ``updatedReplicas``). DaemonSet:
-    ``updatedNumberScheduled == desiredNumberScheduled``.
+    ``updatedNumberScheduled == desiredNumberScheduled`` and ``numberMisscheduled == 0``.
     """
     status = owner.get("status") or {}
     observed = int(status.get("observedGeneration") or 0)
@@ -114,6 +114,12 @@ def hold_proof(kind, owner, generation, replicaset=None, original_on_delete=Fals
     updated, desired = _status_int(owner, "updatedNumberScheduled"), _status_int(owner, "desiredNumberScheduled")
     if updated != desired:
         return "updatedNumberScheduled %d of %d" % (updated, desired)
+    misscheduled = _status_int(owner, "numberMisscheduled")
+    if misscheduled:
+        # Pods on nodes the controller thinks should not run them (e.g. tainted unreachable for a moment after a
+        # controller-manager stall) are in no count, so "all updated" would hold even at 0 of 0 and prove nothing.
+        return "numberMisscheduled %d (pods on nodes the controller does not count, e.g. tainted not-ready)" % (
+            misscheduled)
     return None
 
 

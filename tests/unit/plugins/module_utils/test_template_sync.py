@@ -130,6 +130,9 @@ def test_statefulset_proof(obj, on_delete, missing):
     ({"observedGeneration": 3, "updatedNumberScheduled": 2, "desiredNumberScheduled": 2}, None),
     ({"observedGeneration": 3, "updatedNumberScheduled": 1, "desiredNumberScheduled": 2}, "updatedNumberScheduled 1 of 2"),
     ({"observedGeneration": 2, "updatedNumberScheduled": 2, "desiredNumberScheduled": 2}, "observedGeneration 2 < 3"),
+    # seen on 1.32 right after a controller-manager stall: both nodes tainted unreachable, so 0 of 0 "updated"
+    ({"observedGeneration": 3, "desiredNumberScheduled": 0, "numberMisscheduled": 2},
+     "numberMisscheduled 2 (pods on nodes the controller does not count, e.g. tainted not-ready)"),
 ])
 def test_daemonset_proof(status, missing):
     assert hold_proof("DaemonSet", {"spec": {}, "status": status}, 3) == missing

@@ -70,6 +70,8 @@ def validate(params, require_targets=True):
     for option in ("wait_timeout", "pause_seconds", "min_ready_seconds"):
         if (params.get(option) or 0) < 0:
             raise InplaceError("%s must not be negative" % option)
+    if params.get("sync_timeout") is not None and params["sync_timeout"] < 1:
+        raise InplaceError("sync_timeout must be at least 1 second")
 
 
 def parse_not_after(value):
@@ -312,7 +314,7 @@ class Rollout(object):
         workload = self._discover()
         if workload.owner and pending_sync(workload.owner) and not self.check_mode:
             # A previous run died in the middle of the template sync: finish it before anything else.
-            self._run_sync(TemplateSync(self.kube, workload, {}, time.monotonic() + 120), workload)
+            self._run_sync(TemplateSync(self.kube, workload, {}, time.monotonic() + self.params.get("sync_timeout", 120)), workload)
             workload = self._discover()
         targets = self._resolve_targets(workload)
         self._targets = targets
@@ -695,7 +697,7 @@ class Rollout(object):
         if not template_needs_sync(fresh, targets):
             return True
         before = len(self.sync_steps)
-        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + 120), fresh)
+        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + self.params.get("sync_timeout", 120)), fresh)
         steps = self.sync_steps[before:]
         self.recorder.record(fresh.owner, fresh.kind, events.TEMPLATE_SYNCED,
                              "pod template set to %s without recreating pods: %s" % (_images_text(targets), "; ".join(steps)))

@@ -782,7 +782,8 @@ def test_controller_manager_stopped_from_the_pause_leaves_the_deployment_paused_
     rs_before = replicaset_uids(fk8s, fns)
     fault_cluster.stop_controller_manager()
     try:
-        res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=4))
+        # sync_timeout: the proof can never come while the controller-manager is stopped; no need to wait 120 s.
+        res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=4, sync_timeout=15))
         dep = read_deployment(fk8s, fns)
     finally:
         fault_cluster.continue_controller_manager()
@@ -881,7 +882,7 @@ def test_controller_manager_stopped_keeps_the_update_strategy_held_and_a_rerun_f
     before = snapshot(fk8s, fns, SEL)
     fault_cluster.stop_controller_manager()
     try:
-        res, result = run_module(fault_cluster, upgrade_args(fns, kind=kind, batch_size=3))
+        res, result = run_module(fault_cluster, upgrade_args(fns, kind=kind, batch_size=3, sync_timeout=15))
         owner = read("web", fns)
     finally:
         fault_cluster.continue_controller_manager()

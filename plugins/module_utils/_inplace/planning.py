@@ -45,6 +45,8 @@ def validate(params, require_targets=True):
     for option in ("wait_timeout", "pause_seconds", "min_ready_seconds"):
         if (params.get(option) or 0) < 0:
             raise InplaceError("%s must not be negative" % option)
+    if params.get("sync_timeout") is not None and params["sync_timeout"] < 1:
+        raise InplaceError("sync_timeout must be at least 1 second")
 
 
 def parse_not_after(value):

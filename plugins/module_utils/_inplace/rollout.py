@@ -65,7 +65,7 @@ class Rollout(object):
         workload = discover_workload(self.kube, params)
         if workload.owner and pending_sync(workload.owner) and not self.check_mode:
             # A previous run died in the middle of the template sync: finish it before anything else.
-            self._run_sync(TemplateSync(self.kube, workload, {}, time.monotonic() + 120), workload)
+            self._run_sync(TemplateSync(self.kube, workload, {}, time.monotonic() + params.get("sync_timeout", 120)), workload)
             workload = discover_workload(self.kube, params)
         targets = resolve_targets(params, workload)
         progress.owner, progress.targets = owner_summary(workload, self.namespace), targets
@@ -151,7 +151,7 @@ class Rollout(object):
         if not template_needs_sync(fresh, targets):
             return True
         before = len(progress.sync_steps)
-        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + 120), fresh)
+        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + self.params.get("sync_timeout", 120)), fresh)
         steps = progress.sync_steps[before:]
         self.recorder.record(fresh.owner, fresh.kind, events.TEMPLATE_SYNCED,
                              "pod template set to %s without recreating pods: %s" % (images_text(targets), "; ".join(steps)))

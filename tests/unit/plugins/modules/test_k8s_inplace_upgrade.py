@@ -116,6 +116,7 @@ def run_failing(module, args):
      "rollback restores the images recorded before the last upgrade; do not give containers or image"),
     ({"label_selectors": ["app=web"], "rollback": True}, "rollback needs name: the recorded images live on the workload"),
     ({"name": "web", "image": "nginx:1", "wait_timeout": -1}, "wait_timeout must not be negative"),
+    ({"name": "web", "image": "nginx:1", "sync_timeout": 0}, "sync_timeout must be at least 1 second"),
 ])
 def test_upgrade_input_errors(args, message, no_api):
     result = run_failing(k8s_inplace_upgrade, args)

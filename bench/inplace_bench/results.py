@@ -48,7 +48,7 @@ def document(session, started, finished):
     }
     direct = [session.module_direct] if session.module_direct else []
     rows = [dict(row, table=table) for table, group in zip(
-        TABLES, (session.rows, session.sweep, session.discovery, direct)) for row in group]
+        TABLES, (session.rows, session.sweep, session.discovery, direct), strict=True) for row in group]
     return {"format": FORMAT, "run": run, "rows": rows, "notes": session.notes,
             "failures": session.failures}
 

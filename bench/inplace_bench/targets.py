@@ -49,10 +49,10 @@ def target_lines(doc):
                          "yes" if faster_ok else "no", n0, fixed, "; ".join(parts)))
     else:
         lines.append("Role target: not measured (role scenario missing).")
-    sweep = [(r["sandbox"], r) for r in sweep if r["scenario"] == "role" and "wall" in r]
-    if sweep:
+    role_sweep = [(r["sandbox"], r) for r in sweep if r["scenario"] == "role" and "wall" in r]
+    if role_sweep:
         parts = []
-        for sandbox, role_row in sweep:
+        for sandbox, role_row in role_sweep:
             rolling_row = [r for r in sweep if r["scenario"] == "rolling" and r.get("sandbox") == sandbox
                            and "wall" in r]
             if rolling_row:

@@ -23,6 +23,7 @@ from inplace_bench.workload import CONTAINER
 
 SEED_POLL_SECONDS = 1.0
 
+
 def _api(kubeconfig):
     from kubernetes import client, config
     cfg = client.Configuration()
@@ -115,7 +116,6 @@ def drive_seed(a):
         time.sleep(SEED_POLL_SECONDS)
     print(json.dumps({"ok": False, "polls": polls}))
     return 1
-
 
 
 DRIVERS = {"rolling": drive_rolling, "seed": drive_seed, "parallel": drive_parallel}

@@ -43,4 +43,3 @@ def ensure_bench_venv():
     with open(stamp, "w") as f:
         f.write(want)
     return BENCH_VENV
-

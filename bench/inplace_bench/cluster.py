@@ -54,7 +54,6 @@ class BenchCluster:
                                                                   "user": "admin"}}],
                        "current-context": "bench"}, f)
         os.chmod(self.proxy_kubeconfig, 0o600)
-        return self
 
     @property
     def admin_kubeconfig(self):

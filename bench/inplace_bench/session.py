@@ -40,7 +40,8 @@ class Session:
         if "core" in a.scenarios:
             self.bench_venv = ensure_bench_venv()
         self.cluster = BenchCluster(os.path.join(self.tmp, "cluster"), a.nodes, a.container_start,
-                                    a.sandbox).start()
+                                    a.sandbox)
+        self.cluster.start()  # assigned first, so stop() stops a control plane that failed half-way
         self.playbooks = Playbooks(self.tmp, coll_path, self.cluster.proxy_kubeconfig,
                                    self.driver_python, self.bench_venv)
         self.versions = provenance.versions(self.cluster.k8s.api, self.driver_python, self.bench_venv)

@@ -52,10 +52,14 @@ pytest_status() {
   return "$rc"
 }
 
+ansible_core_of() {  # ansible_core_of VENV: "ansible-core X.Y.Z, Python X.Y"
+  "$1/bin/python" -c 'import sys, ansible.release as r; print("ansible-core %s, Python %d.%d" % ((r.__version__,) + sys.version_info[:2]))'
+}
+
 run_sanity() {  # run_sanity VENV: `ansible-test sanity` of the ansible-core in VENV
   local venv=$1 py
   py="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-  note "$("$venv/bin/ansible" --version | head -n 1), Python $py"
+  note "$(ansible_core_of "$venv")"
   # PIP_QUIET=2: keep pip's install chatter (ansible-test builds one venv per test, cached under
   # ~/.ansible/test/venv) out of the log; errors still show.
   (cd "$STAGED" && PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" PIP_QUIET="${PIP_QUIET:-2}" \
@@ -75,7 +79,7 @@ run_units() {  # run_units VENV NAME: plain pytest of the unit tests with the an
   # those of ansible-test units' pytest configuration.
   read -r -a extra <<<"${PYTEST_ARGS:-}"
   read -r -a paths <<<"${TESTS:-tests/unit}"
-  note "$("$venv/bin/ansible" --version | head -n 1)"
+  note "$(ansible_core_of "$venv")"
   (cd "$STAGED" && \
     PYTHONPATH="$BUILD:$STAGED${PYTHONPATH:+:$PYTHONPATH}" \
     "$venv/bin/python" -m pytest -r a -p no:cacheprovider \

@@ -3,7 +3,8 @@
 ansible-test creates its virtual environments without pip and then runs a cached copy of
 ``get-pip.py`` (``~/.ansible/test/cache/get_pip_<version>.py``) with the packages it wants,
 e.g. ``--disable-pip-version-check pip==24.2 --no-setuptools --no-wheel``.  The host serving that
-script is not reachable from our machines, so tests/run.sh copies this file into the cache instead.
+script is not reachable from our machines, so tests/prepare.sh copies this file into the cache instead
+(for each venv whose ansible-test runs sanity: each ansible-test release pins its own pip).
 
 It bootstraps pip from the interpreter's bundled wheel (``ensurepip``) and then lets that pip
 install the requested packages from the configured package index.  ``ensurepip`` runs in a

@@ -3,6 +3,11 @@
 Run with the interpreter that has ansible-test installed.  The file name depends on the pip
 version that this ansible-test release pins, so it is read from ansible-test itself.
 Prints the path it wrote.
+
+The cache path is the one ansible-test's own error message names when the download fails ("The
+bootstrap script can be manually downloaded and saved to: ..."); the pip version in it is not
+published anywhere public, so this is the one place the tests read ansible-test's internals (with a
+fallback that reads the pin from its source), in one small file, for every ansible-core tested.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Make the repository importable as ``ansible_collections.inplace.kubernetes``.
 
-``ansible-test units`` (and ``make test``, which stages the collection) already provide the
-collection loader; then this does nothing. Run as plain ``pytest`` from a checkout, the repository
-root is linked into a temporary ``ansible_collections/inplace/kubernetes`` tree put first on
-``sys.path``.
+``make units`` (tests/run.sh puts the staged ``build/`` on ``PYTHONPATH``) and ``ansible-test units``
+already make it importable; then this does nothing. Run as plain ``pytest`` from a checkout, the
+repository root is linked into a temporary ``ansible_collections/inplace/kubernetes`` tree put first
+on ``sys.path``.
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ stage_compat() {
     return 0
   fi
   local rc=0 markers="compat and not any_version" base="${INTEGRATION_MARKERS-not slow}" extra=() paths=()
-  if [[ -n "$base" ]]; then markers="compat and ($base)"; fi
+  if [[ -n "$base" ]]; then markers="$markers and ($base)"; fi
   read -r -a extra <<<"${PYTEST_ARGS:-}"
   read -r -a paths <<<"${TESTS:-tests/integration}"
   note "Kubernetes $K8S_OLDEST"

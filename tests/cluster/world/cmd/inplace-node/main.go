@@ -76,7 +76,7 @@ func main() {
 	runtime := fakecri.NewRuntime(source, images, byte(100+*index), 0)
 
 	hk := kubemark.NewHollowKubelet(f, c, client, heartbeat, &cadvisortest.Fake{NodeName: *name},
-		images, runtime, cm.NewStubContainerManager())
+		images, runtime, withPodCgroups(cm.NewStubContainerManager()))
 	// kubemark hands the kubelet a prober that reports every container ready at once; without
 	// one, the kubelet builds its real prober (exec probes run through fakecri's ExecSync).
 	hk.KubeletDeps.ProbeManager = nil

@@ -29,6 +29,9 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan import plan_batches
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import diff_for, pod_entry, state_summary
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import Resizer
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resized import combined, expected_progress
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import check_resources
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.upgrade_record import (
     LAST_UPGRADE_ANNOTATION, annotation_patch, new_record, recorded_upgrade, stale_reason)
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.window import parse_timestamp
@@ -58,12 +61,14 @@ def validate(params, require_targets=True):
     check_name(params["namespace"], "namespace", label=True)
     for pod in params.get("pods") or []:
         check_name(pod, "pod name")
+    resources = check_resources(params.get("resources"))
     if params.get("rollback"):
-        if params.get("containers") or params.get("image"):
-            raise InplaceError("rollback restores the images recorded before the last upgrade; do not give containers or image")
+        if params.get("containers") or params.get("image") or resources:
+            raise InplaceError("rollback restores the images (and resources) recorded before the last upgrade; do not "
+                               "give containers, image or resources")
         if not params.get("name"):
             raise InplaceError("rollback needs name: the recorded images live on the workload")
-    elif require_targets or params.get("containers") or params.get("image"):
+    elif (require_targets and not resources) or params.get("containers") or params.get("image"):
         check_targets(params.get("containers"), params.get("image"))
     check_batching(params.get("batch_size"), params.get("canary"), params.get("max_pods"))
     parse_not_after(params.get("not_after"))
@@ -107,6 +112,7 @@ class Rollout(object):
         self._batch_touched = []
         self.pdb_notes = []
         self.spec_notes = {}
+        self.resize = Resizer(kube, params)  # in-place CPU/memory resize (resize.py); empty without resources
 
     def _owner_summary(self, workload):
         if workload.owner:
@@ -133,6 +139,7 @@ class Rollout(object):
                     "edit); nothing was changed. Name the images to go to with containers instead of rollback"
                     % (self.kind, self.namespace, params["name"], LAST_UPGRADE_ANNOTATION, record.get("time") or "undated",
                        stale))
+            self.resize.wanted = self.resize.recorded_previous(record)
             return dict(record["previous"])
         if params.get("image"):
             spec = workload.template_spec or (workload.pods[0]["spec"] if workload.pods else {})
@@ -141,10 +148,11 @@ class Rollout(object):
                 raise InplaceError("image is a shorthand for pods with exactly one container; these have %d (%s): "
                                    "use containers instead" % (len(names), ", ".join(names)))
             return {names[0]: params["image"]}
-        return dict(params["containers"])
+        return dict(params.get("containers") or {})
 
     def _check_workload(self, workload, targets):
         what = "%s %s/%s" % (workload.kind, self.namespace, workload.name)
+        self.resize.check(workload)
         if workload.owner:
             check_containers(workload.template_spec, targets, "the pod template of " + what)
         for pod in workload.pods:
@@ -166,7 +174,7 @@ class Rollout(object):
         for pod in workload.pods:
             name = pod["metadata"]["name"]
             if MIRROR_ANNOTATION in (pod["metadata"].get("annotations") or {}):
-                plans.append({"name": name, "pod": pod, "changes": [], "spec_only": {}, "status": states.SKIPPED,
+                plans.append({"name": name, "pod": pod, "changes": [], "resize": [], "spec_only": {}, "status": states.SKIPPED,
                               "reason": "mirror pod of a static pod: the kubelet runs the manifest on its node and "
                                         "never an edited mirror pod; change the manifest instead"})
                 continue
@@ -174,13 +182,17 @@ class Rollout(object):
             spec_only = spec_only_containers(pod, targets)
             waited = without(targets, spec_only)
             state, reason = pod_progress(pod, waited) if waited else (DONE, "")
+            resize = self.resize.changes(pod)
+            if self.resize:
+                state, reason = combined((state, reason), expected_progress(
+                    pod, self.resize.expectation(pod, [], with_baseline=False)))
             changed = set(c["name"] for c in changes)
             notes = [spec_only[n] for n in sorted(spec_only) if n in changed]
-            plans.append({"name": name, "pod": pod, "changes": changes,
+            plans.append({"name": name, "pod": pod, "changes": changes, "resize": resize,
                           "spec_only": dict((n, r) for n, r in spec_only.items() if n in changed),
-                          "status": states.NEEDS_UPGRADE if changes else (
+                          "status": states.NEEDS_UPGRADE if changes or resize else (
                               states.CURRENT if state == DONE else states.IN_PROGRESS),
-                          "reason": "; ".join(([reason] if reason and not changes else []) + notes)})
+                          "reason": "; ".join(([reason] if reason and not (changes or resize) else []) + notes)})
         wanted = self.params.get("pods")
         if wanted:
             known = set(p["name"] for p in plans)
@@ -196,13 +208,13 @@ class Rollout(object):
         params = self.params
         workload = self._discover()
         targets = None
-        if params.get("containers") or params.get("image") or params.get("rollback"):
+        if params.get("containers") or params.get("image") or params.get("rollback") or self.resize:
             targets = self._resolve_targets(workload)
             self._check_workload(workload, targets)
-        plans = self._plan(workload, targets) if targets else [
-            {"name": p["metadata"]["name"], "pod": p, "changes": [], "spec_only": {},
+        plans = self._plan(workload, targets) if targets is not None else [
+            {"name": p["metadata"]["name"], "pod": p, "changes": [], "resize": [], "spec_only": {},
              "status": states.READY if pod_ready(p) else states.NOT_READY, "reason": ""} for p in workload.pods]
-        todo = [p["name"] for p in plans if p["changes"]]
+        todo = [p["name"] for p in plans if p["changes"] or p["resize"]]
         if params.get("max_pods"):
             todo = todo[:params["max_pods"]]
         entries = [pod_entry(p["pod"], p["changes"], state=p["status"], reason=p["reason"]) for p in plans]
@@ -211,8 +223,9 @@ class Rollout(object):
             "changed": False,
             "owner": self._owner_summary(workload),
             "targets": targets,
+            "resources": self.resize.wanted,
             "pods": entries,
-            "needs_upgrade": sorted(p["name"] for p in plans if p["changes"]),
+            "needs_upgrade": sorted(p["name"] for p in plans if p["changes"] or p["resize"]),
             "in_progress": sorted(p["name"] for p in plans if p["status"] == states.IN_PROGRESS),
             "already_current": sorted(p["name"] for p in plans if p["status"] == states.CURRENT),
             "spec_only": sorted(p["name"] for p in plans if p["spec_only"]),
@@ -220,7 +233,8 @@ class Rollout(object):
             "not_ready": not_ready,
             "planned_batches": plan_batches(todo, params.get("batch_size"), params.get("canary"), total=len(workload.pods)),
             "template_images": current_images(workload.template_spec) if workload.owner else {},
-            "template_current": bool(workload.owner and targets and not image_changes(workload.template_spec, targets)),
+            "template_current": bool(workload.owner and (targets or self.resize) and not image_changes(
+                workload.template_spec, targets or {}) and not self.resize.template_changes(workload)),
             "pending_template_sync": bool(workload.owner and pending_sync(workload.owner)),
             "last_upgrade": recorded_upgrade(workload.owner),
             "disruption_budgets": disruption_budgets(self.kube, self.namespace, workload.pods) if workload.pods else [],
@@ -232,11 +246,24 @@ class Rollout(object):
     def _record_upgrade(self, workload, targets):
         if not workload.owner:
             return
-        record = new_record(current_images(workload.template_spec), targets)
+        record = self.resize.record(new_record(current_images(workload.template_spec), targets), workload)
         if record:
             self.kube.merge_patch(api_path(workload.kind, self.namespace, workload.name), annotation_patch(record))
 
-    def _patch_one(self, pod, targets, deadline):
+    def _patch_one(self, pod, targets, deadline, resources=None):
+        """Resize the pod (``resources``, default this run's; resize.py), then patch its images."""
+        resized = self.resize.patch(pod, deadline, wanted=resources)
+        if resized is None:
+            return self._patch_images(pod, targets, deadline)
+        if resized["result"] != "patched":
+            return dict(resized, changes=[])
+        outcome = self._patch_images(resized["pod"], targets, deadline)
+        if outcome["result"] == "current":
+            outcome.update(result="patched", reason=resized.get("reason", ""))
+        outcome["resize"] = resized["resize"]
+        return outcome
+
+    def _patch_images(self, pod, targets, deadline):
         name = pod["metadata"]["name"]
         path = api_path("Pod", self.namespace, name)
         try:
@@ -275,9 +302,9 @@ class Rollout(object):
             return []
         workers = min(MAX_PARALLEL_WRITES, len(pods_and_targets))
         if workers == 1:
-            return [self._patch_one(pod, targets, deadline) for pod, targets in pods_and_targets]
+            return [self._patch_one(item[0], item[1], deadline, *item[2:]) for item in pods_and_targets]
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda item: self._patch_one(item[0], item[1], deadline), pods_and_targets))
+            return list(pool.map(lambda item: self._patch_one(item[0], item[1], deadline, *item[2:]), pods_and_targets))
 
     def _fresh_pods(self, workload, names):
         selector = workload.selector
@@ -294,7 +321,7 @@ class Rollout(object):
 
     def _upgraded(self, targets):
         """The ``on_done`` of a batch's wait: the pod's Event is queued the moment the pod is seen done."""
-        message = "containers restarted in place on %s" % _images_text(targets)
+        message = "pod changed in place: %s" % self._target_text(targets)
         return lambda name, pod: self.recorder.record(pod, "Pod", events.POD_UPGRADED, message)
 
     # -- the run ----------------------------------------------------------------------------
@@ -318,7 +345,7 @@ class Rollout(object):
         self._targets = targets
         self._check_workload(workload, targets)
         plans = self._plan(workload, targets)
-        todo = [p for p in plans if p["changes"]]
+        todo = [p for p in plans if p["changes"] or p["resize"]]
         if params.get("max_pods"):
             todo = todo[:params["max_pods"]]
         batches = plan_batches([p["name"] for p in todo], params.get("batch_size"), params.get("canary"),
@@ -337,7 +364,7 @@ class Rollout(object):
             self._record_upgrade(workload, targets)
             self.recorder.record(workload.owner, workload.kind, events.STARTED,
                                  "in-place upgrade of %d pods in %d batches to %s" % (
-                                     len(todo), len(batches), _images_text(targets)))
+                                     len(todo), len(batches), self._target_text(targets)))
         for plan in plans:
             self.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"], reason=plan["reason"])
         in_progress = [p for p in plans if p["status"] == states.IN_PROGRESS]
@@ -347,7 +374,8 @@ class Rollout(object):
             for plan in in_progress:
                 waited = without(targets, spec_only_containers(plan["pod"], targets))
                 expectations.append(Expectation(plan["name"], plan["pod"]["metadata"]["uid"], waited,
-                                                plan_baseline(plan["pod"], waited)))
+                                                plan_baseline(plan["pod"], waited),
+                                                resize=self.resize.expectation(plan["pod"], [], with_baseline=False)))
             outcomes = self._wait(expectations, workload)
             self._settle(outcomes, [p["name"] for p in in_progress], states.CURRENT)
         self._run_batches(batches, 0, len(batches), workload, targets, by_name, plans, template_before)
@@ -356,7 +384,7 @@ class Rollout(object):
         synced = self._sync_template(workload, targets, sync_wanted, current)
         if self.patched:
             self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
-                                 "%d pods upgraded in place to %s" % (len(self.patched), _images_text(targets)))
+                                 "%d pods upgraded in place to %s" % (len(self.patched), self._target_text(targets)))
         return self._result(result, plans, synced, template_before, targets, changed=bool(self.patched or self.sync_steps))
 
     def _check_spec_only(self, todo):
@@ -409,7 +437,8 @@ class Rollout(object):
         for dummy in range(rounds):
             fresh = self._discover()
             self._reconcile(fresh)
-            new = [p for p in self._plan(fresh, targets) if p["pod"]["metadata"]["uid"] not in known and p["changes"]]
+            new = [p for p in self._plan(fresh, targets) if p["pod"]["metadata"]["uid"] not in known
+                   and (p["changes"] or p["resize"])]
             if not new or not catch_up:
                 return fresh
             for plan in new:
@@ -463,8 +492,8 @@ class Rollout(object):
             self.entries[plan["name"]] = pod_entry(plan["pod"], plan["changes"] if would else None, patched=would,
                                                    state=states.WOULD_UPGRADE if would else plan["status"],
                                                    reason=plan["reason"])
-        needs_sync = sync_wanted and template_needs_sync(workload, targets) and len(todo) == len(
-            [p for p in plans if p["changes"]])
+        needs_sync = sync_wanted and template_needs_sync(workload, targets, self.resize.wanted) and len(todo) == len(
+            [p for p in plans if p["changes"] or p["resize"]])
         result["template_synced"] = False
         result["template_sync"] = "would sync" if needs_sync else "not needed" if sync_wanted else "disabled"
         if problems:
@@ -542,14 +571,15 @@ class Rollout(object):
                 notes = "; ".join(spec_only[n] for n in sorted(spec_only))
                 if notes:
                     self.spec_notes[name] = notes
-                if not waited:
+                if not waited and not outcome.get("resize"):
                     self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True,
                                                    state=states.SPEC_ONLY, reason=notes)
                     continue
                 self.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True, state=states.PATCHED,
                                                reason="; ".join(r for r in (outcome.get("reason", ""), notes) if r))
                 expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], waited, outcome["baseline"],
-                                                pod_generation(outcome["pod"]), patched_at))
+                                                pod_generation(outcome["pod"]), patched_at,
+                                                resize=self.resize.expectation(outcome["pod"], outcome.get("resize"))))
             elif outcome["result"] == "vanished":
                 self.entries[name].update(state=states.VANISHED_POD, reason=outcome["reason"])
             elif outcome["result"] == "current":
@@ -630,7 +660,7 @@ class Rollout(object):
         """
         names = [t["name"] for t in touched]
         fresh = self._fresh_pods(workload, names)
-        work, baselines, previous, not_rolled = [], {}, {}, []
+        work, baselines, previous, not_rolled, resized_back = [], {}, {}, [], {}
         for item in touched:
             pod = fresh.get(item["name"])
             if pod is None:
@@ -644,7 +674,8 @@ class Rollout(object):
                 original = (item.get("baseline") or {}).get(name) or {}
                 if original.get("running") and original.get("containerID"):
                     base["accept"] = original["containerID"]
-            work.append((pod, back))
+            resized_back[item["name"]] = self.resize.previous(item.get("resize"))
+            work.append((pod, back, resized_back[item["name"]]))
         deadline = time.monotonic() + float(self.params.get("wait_timeout") or 300) + 60
         outcomes = self._patch_many(work, deadline)
         patched_at = time.monotonic()
@@ -657,13 +688,15 @@ class Rollout(object):
                 entry.update(state=states.ROLLBACK_FAILED, reason="rollback patch %s: %s (after: %s)" % (
                     outcome["result"], outcome.get("reason", ""), entry.get("reason", "")))
                 self.entries[name] = entry
-            elif not previous[name]:
+            elif not previous[name] and not resized_back.get(name):
                 rolled.append(name)
                 self.entries[name] = pod_entry(outcome["pod"], state=states.ROLLED_BACK,
                                                reason=self.entries.get(name, {}).get("reason", ""))
             else:
                 expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], previous[name],
-                                                baselines[name], pod_generation(outcome["pod"]), patched_at))
+                                                baselines[name], pod_generation(outcome["pod"]), patched_at,
+                                                resize=self.resize.expectation(outcome["pod"], outcome.get("resize"),
+                                                                               wanted=resized_back[name])))
         waited = wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300),
                                selector=workload.selector, fail_fast=False) if expectations else {}
         for expectation in expectations:
@@ -687,18 +720,21 @@ class Rollout(object):
         if not wanted:
             return False
         fresh = current or (self._discover() if self.patched or self.rolled_back else workload)
-        lagging = [p["metadata"]["name"] for p in fresh.pods if image_changes(p.get("spec", {}), targets)]
+        lagging = [p["metadata"]["name"] for p in fresh.pods if image_changes(p.get("spec", {}), targets)
+                   or self.resize.changes(p)]
         if lagging:
             self.sync_steps_reason = "%d pods are not on the target images yet (%s)" % (
                 len(lagging), ", ".join(lagging[:10]))
             return False
-        if not template_needs_sync(fresh, targets):
+        if not template_needs_sync(fresh, targets, self.resize.wanted):
             return True
         before = len(self.sync_steps)
-        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + 120), fresh)
+        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + 120, resources=self.resize.wanted),
+                       fresh)
         steps = self.sync_steps[before:]
         self.recorder.record(fresh.owner, fresh.kind, events.TEMPLATE_SYNCED,
-                             "pod template set to %s without recreating pods: %s" % (_images_text(targets), "; ".join(steps)))
+                             "pod template set to %s without recreating pods: %s" % (self._target_text(targets),
+                                                                                     "; ".join(steps)))
         return True
 
     def _run_sync(self, sync, workload):
@@ -743,7 +779,11 @@ class Rollout(object):
             after = template_after if template_after is not None else (
                 current_images(self._template_now()) if synced and template_before is not None else template_before)
             result["diff"] = diff_for([p for p in plans if p["name"] in set(self.patched)], template_before, after)
+            self.resize.add_template_diff(result["diff"], synced or result.get("template_sync") == "would sync")
         return result
+
+    def _target_text(self, targets):
+        return "; ".join(t for t in (_images_text(targets), self.resize.text() and "resources " + self.resize.text()) if t)
 
     def _template_now(self):
         try:

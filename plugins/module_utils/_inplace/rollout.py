@@ -63,9 +63,10 @@ def validate(params, require_targets=True):
         check_name(pod, "pod name")
     resources = check_resources(params.get("resources"))
     if params.get("rollback"):
-        if params.get("containers") or params.get("image") or resources:
-            raise InplaceError("rollback restores the images (and resources) recorded before the last upgrade; do not "
-                               "give containers, image or resources")
+        if params.get("containers") or params.get("image"):
+            raise InplaceError("rollback restores the images recorded before the last upgrade; do not give containers or image")
+        if resources:
+            raise InplaceError("rollback restores the resources recorded before the last upgrade; do not give resources")
         if not params.get("name"):
             raise InplaceError("rollback needs name: the recorded images live on the workload")
     elif (require_targets and not resources) or params.get("containers") or params.get("image"):

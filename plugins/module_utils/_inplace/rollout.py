@@ -352,7 +352,8 @@ class Rollout(object):
         batches = plan_batches([p["name"] for p in todo], params.get("batch_size"), params.get("canary"),
                                total=len(workload.pods))
         by_name = dict((p["name"], p) for p in plans)
-        result = {"owner": self._owner_summary(workload), "targets": targets, "planned_batches": batches}
+        result = {"owner": self._owner_summary(workload), "targets": targets, "resources": self.resize.wanted,
+                  "planned_batches": batches}
         sync_wanted = bool(params.get("sync_template", True) and workload.owner)
         template_before = current_images(workload.template_spec) if workload.owner else None
         self._check_spec_only(todo)

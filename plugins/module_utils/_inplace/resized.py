@@ -136,7 +136,10 @@ def resize_progress(pod, wanted, restart=(), baseline=None, generation=None):
             return PENDING, "container %s: not running" % name
         lag = status_lag(pod, name)
         if lag:
-            return PENDING, "container %s: kubelet reports %s" % (name, lag)
+            progress = _condition(pod, RESIZE_IN_PROGRESS)
+            return PENDING, "container %s: kubelet reports %s%s" % (name, lag, (
+                "; resize in progress (%s: %s)" % (progress.get("reason"), _message(progress))
+                if progress and progress.get("reason") else ""))
         if not status.get("ready"):
             return PENDING, "container %s: running, not ready" % name
     progress = _condition(pod, RESIZE_IN_PROGRESS)

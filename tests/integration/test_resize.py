@@ -8,9 +8,12 @@ import json
 import time
 
 import pytest
+import yaml
 
 from helpers import container, create_daemonset, create_deployment, create_statefulset, wait_for
 from module_helpers import NEW, OLD, assert_clean_failure, live_pods, normalised, resource_versions, run_module, snapshot
+from playbook import REPO_ROOT, run_playbook
+from role_helpers import UPGRADE, module_results, run_role
 
 pytestmark = pytest.mark.integration
 
@@ -261,6 +264,41 @@ def test_statefulset_and_daemonset_resized_template_in_step(k8s, namespace, kind
     assert sorted(p.metadata.uid for p in live_pods(k8s, namespace, SEL)) == sorted(
         v["uid"] for v in before.values()), "the controller recreated pods after the sync"
     replacement_resized(k8s, namespace, SEL, live_pods(k8s, namespace, SEL)[0], "app", BIG, count)
+
+
+def test_role_and_playbook_pass_resources_through(k8s, namespace, tmp_path):
+    """The role resizes with inplace_upgrade_resources alone (no images), in its batches; a re-run plans nothing
+    to do; the playbook takes resources per workload."""
+    cluster = k8s.cluster
+    create_deployment(k8s, namespace, "web", replicas=4, containers=[sized("app")], spread=True)
+    create_deployment(k8s, namespace, "api", replicas=2, containers=[sized("api")], labels={"app": "api"})
+    before = snapshot(k8s, namespace, SEL)
+    role_vars = {"inplace_upgrade_name": "web", "inplace_upgrade_namespace": namespace,
+                 "inplace_upgrade_resources": {"app": BIG}, "inplace_upgrade_batch_size": 2,
+                 "inplace_upgrade_wait_timeout": 90}
+    res, report = run_role(cluster, role_vars, tmp_path)
+    assert res.ok, res.describe()
+    runs = module_results(res)
+    assert len(runs) == 1 and [len(b["pods"]) for b in runs[0]["batches"]] == [2, 2], runs
+    assert report["outcome"] == "upgraded" and report["resources"] == {"app": BIG}, report
+    after = snapshot(k8s, namespace, SEL)
+    assert all(after[n]["containerIDs"] == before[n]["containerIDs"] for n in before), "a container was restarted"
+    assert_resized(k8s, namespace, SEL, "app", BIG)
+    res, report = run_role(cluster, role_vars, tmp_path)
+    assert res.ok, res.describe()
+    assert module_results(res) == [] and report["outcome"] == "nothing_to_do", report
+
+    inventory = tmp_path / "clusters.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {"local-cluster": {
+        "inplace_upgrade_auth": {"kubeconfig": cluster.admin_kubeconfig}}}}}), encoding="utf-8")
+    workloads = [{"name": "api", "namespace": namespace, "resources": {"api": BIG}, "batch_size": 1}]
+    res = run_playbook(str(REPO_ROOT / "playbooks" / "upgrade.yml"), extra_vars={"inplace_upgrade_workloads": workloads},
+                       env={"ANSIBLE_INVENTORY": str(inventory), "K8S_AUTH_KUBECONFIG": None})
+    assert res.ok, res.describe()
+    assert [len(r["batches"]) for r in module_results(res)] == [2]
+    assert all(r["host"] == "local-cluster" for r in res.records if r["action"] == UPGRADE)
+    assert_resized(k8s, namespace, "app=api", "api", BIG)
+    assert template_resources(k8s.apps.read_namespaced_deployment("api", namespace), "api") == BIG
 
 
 def test_qos_change_refused_before_any_write(k8s, namespace):

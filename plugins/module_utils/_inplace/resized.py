@@ -6,8 +6,9 @@
 They read pods as the real kubelet reports them (1.33+, KEP-1287):
 
 - ``status.containerStatuses[i].resources`` is what the runtime reports for a running container
-  (``convertContainerStatusResources``): the CPU request comes back from the cgroup's CPU shares, so
-  it is compared as shares (``milli * 1024 / 1000``, what the kubelet writes), the rest exactly;
+  (``convertContainerStatusResources``): the CPU request comes back from the cgroup's CPU shares
+  (``SharesToMilliCPU``; a request below the kernel's minimum of 2 shares comes back as ``2m``), so it
+  is compared as shares (``MilliCPUToShares``, what the kubelet writes), the rest exactly;
 - the kubelet sets the pod condition ``PodResizePending`` (reason ``Infeasible``: never on this node,
   with its message; ``Deferred``: not now, maybe later) while it has not accepted the resize, and
   ``PodResizeInProgress`` (reason ``Error`` with a message when actuation failed) until the runtime

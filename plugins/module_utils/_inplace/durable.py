@@ -126,8 +126,8 @@ def stale_reason(state, pods):
     for pod in pods:
         if pod.get("metadata", {}).get("deletionTimestamp"):
             continue
-        if image_changes(pod.get("spec", {}), state["target"]) or resource_changes(pod.get("spec", {}),
-                                                                                  state.get("resources")):
+        spec = pod.get("spec", {})
+        if image_changes(spec, state["target"]) or resource_changes(spec, state.get("resources")):
             off.append(pod["metadata"]["name"])
     if off:
         return "pods %s do not run its target %s" % (", ".join(sorted(off)[:10]), ", ".join(

@@ -37,10 +37,10 @@ def resize_support(version, api_resources):
     names = set(r.get("name") for r in (api_resources or {}).get("resources") or [])
     if SUBRESOURCE in names:
         return ""
+    where = (version or {}).get("gitVersion") or "of unknown version"
     return ("the API server (Kubernetes %s) does not serve the %s subresource that in-place CPU/memory resize "
             "goes through: it exists from Kubernetes 1.33 (beta, on by default; feature gate "
-            "InPlacePodVerticalScaling) and is GA from 1.35" % ((version or {}).get("gitVersion") or "of unknown version",
-                                                                 SUBRESOURCE))
+            "InPlacePodVerticalScaling) and is GA from 1.35" % (where, SUBRESOURCE))
 
 
 class Resizer(object):

@@ -145,8 +145,8 @@ def resize_progress(pod, wanted, restart=(), baseline=None, generation=None):
             return PENDING, "container %s: running, not ready" % name
     progress = _condition(pod, RESIZE_IN_PROGRESS)
     if progress:
-        return PENDING, "resize in progress%s" % ((" (%s: %s)" % (progress.get("reason"), _message(progress)))
-                                                 if progress.get("reason") else "")
+        detail = " (%s: %s)" % (progress.get("reason"), _message(progress)) if progress.get("reason") else ""
+        return PENDING, "resize in progress" + detail
     return DONE, ""
 
 

@@ -24,12 +24,14 @@ NEW = {"requests": {"cpu": "100m", "memory": "96Mi"}, "limits": {"cpu": "400m", 
 WANTED = {"app": NEW}
 
 
-def pod(spec_resources=NEW, status_resources=OLD, conditions=(), generation=2, observed=2, container_id="c1",
+def pod(spec_resources=None, status_resources=None, conditions=(), generation=2, observed=2, container_id="c1",
         restarts=0, ready=True):
+    spec_resources = NEW if spec_resources is None else spec_resources
+    status_resources = OLD if status_resources is None else status_resources
+    app = {"name": "app", "image": "nginx:1", "resources": copy.deepcopy(spec_resources)}
     return {
         "metadata": {"name": "p", "uid": "u", "generation": generation},
-        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "nginx:1",
-                                                        "resources": copy.deepcopy(spec_resources)}]},
+        "spec": {"nodeName": "node-1", "containers": [app]},
         "status": {"observedGeneration": observed,
                    "conditions": [{"type": "Ready", "status": "True"}] + list(conditions),
                    "containerStatuses": [{"name": "app", "containerID": container_id, "restartCount": restarts,

@@ -227,6 +227,28 @@ def test_images_and_resources_in_one_run(k8s, namespace):
     assert dep.spec.template.spec.containers[0].image == NEW
 
 
+def test_rollback_true_restores_the_recorded_resources_in_place(k8s, namespace):
+    """The record of the last upgrade carries the template's previous resources: rollback: true resizes the pods
+    and the template back in place, no pod recreated, no container restarted."""
+    create_deployment(k8s, namespace, "web", replicas=2, containers=[sized("app")], spread=True)
+    before = snapshot(k8s, namespace, SEL)
+    res, result = run_module(k8s.cluster, {"name": "web", "namespace": namespace, "resources": {"app": BIG},
+                                           "wait_timeout": 120})
+    assert not result.get("failed"), res.describe()
+    record = json.loads(k8s.apps.read_namespaced_deployment("web", namespace).metadata.annotations[
+        "inplace.kubernetes.io/last-upgrade"])
+    assert record["resources"] == {"target": {"app": BIG}, "previous": {"app": SMALL}}, record
+    res, back = run_module(k8s.cluster, {"name": "web", "namespace": namespace, "rollback": True, "wait_timeout": 120})
+    assert not back.get("failed"), res.describe()
+    assert back["changed"] is True and back["resources"] == {"app": SMALL}
+    after = snapshot(k8s, namespace, SEL)
+    for name in before:
+        assert after[name]["uid"] == before[name]["uid"]
+        assert after[name]["containerIDs"] == before[name]["containerIDs"]
+    assert_resized(k8s, namespace, SEL, "app", SMALL)
+    assert template_resources(k8s.apps.read_namespaced_deployment("web", namespace)) == SMALL
+
+
 @pytest.mark.parametrize("kind", ["StatefulSet", "DaemonSet"])
 def test_statefulset_and_daemonset_resized_template_in_step(k8s, namespace, kind):
     """The same for a StatefulSet and a DaemonSet: no pod recreated or restarted, the controller's revision in

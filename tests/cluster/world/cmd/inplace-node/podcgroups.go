@@ -10,17 +10,32 @@ package main
 // so the kubelet orders and actuates a resize as on a real node, and the fake runtime reports the
 // containers' new resources (fakecri.Runtime.UpdateContainerResources).
 //
+// A memory limit that goes down is checked against the pod's memory usage first
+// (validateMemoryResizeAction), which the kubelet reads from cAdvisor under the pod's cgroup name;
+// kubemark's fake cAdvisor knows no container, so every decrease would stay in progress with
+// "missing pod memory usage". Each pod gets a cgroup name here, and the cAdvisor stand-in reports
+// a small, constant usage (podMemoryUsage) for it, as a node reports a pod's usage.
+//
 // Kubelets 1.33 and later resize through this interface; older ones have other signatures and
 // no resize subresource, and are built with the tag nopodcgroups (tests/cluster/build-binaries.sh).
 
 import (
+	"strings"
 	"sync"
+	"time"
 
+	cadvisorapi "github.com/google/cadvisor/lib/model"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
+	"k8s.io/kubernetes/pkg/kubelet/cadvisor"
 	"k8s.io/kubernetes/pkg/kubelet/cm"
 )
+
+const podCgroupPrefix = "/kubepods/pod"
+
+// podMemoryUsage is what every pod uses here: 4 MiB, below any limit a test asks for.
+const podMemoryUsage = uint64(4 << 20)
 
 const cpuPeriod = uint64(100000) // the kubelet's default CFS period, in microseconds
 
@@ -88,6 +103,32 @@ func fromSpec(pod *v1.Pod) *cm.ResourceConfig {
 	}
 	period := cpuPeriod
 	return &cm.ResourceConfig{Memory: &memory, CPUShares: &shares, CPUQuota: &quota, CPUPeriod: &period}
+}
+
+// GetPodContainerName names the pod's cgroup (kubemark's stub names none).
+func (p *podCgroups) GetPodContainerName(pod *v1.Pod) (cm.CgroupName, string) {
+	return cm.CgroupName{"kubepods", "pod" + string(pod.UID)}, podCgroupPrefix + string(pod.UID)
+}
+
+// withPodStats wraps the fake cAdvisor so that it reports each pod cgroup's memory usage.
+func withPodStats(inner cadvisor.Interface) cadvisor.Interface {
+	return &podStats{Interface: inner, started: time.Now()}
+}
+
+type podStats struct {
+	cadvisor.Interface
+	started time.Time
+}
+
+func (s *podStats) ContainerInfoV2(name string, options cadvisorapi.RequestOptions) (map[string]cadvisorapi.ContainerInfo, error) {
+	if !strings.HasPrefix(name, podCgroupPrefix) {
+		return s.Interface.ContainerInfoV2(name, options)
+	}
+	stats := &cadvisorapi.ContainerStats{Timestamp: time.Now(),
+		Memory: &cadvisorapi.MemoryStats{Usage: podMemoryUsage, WorkingSet: podMemoryUsage, RSS: podMemoryUsage}}
+	info := cadvisorapi.ContainerInfo{Spec: cadvisorapi.ContainerSpec{CreationTime: s.started, HasMemory: true},
+		Stats: []*cadvisorapi.ContainerStats{stats}}
+	return map[string]cadvisorapi.ContainerInfo{name: info}, nil
 }
 
 func (p *podCgroups) current(pod *v1.Pod) *cm.ResourceConfig {

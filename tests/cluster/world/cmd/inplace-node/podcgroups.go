@@ -97,7 +97,7 @@ func fromSpec(pod *v1.Pod) *cm.ResourceConfig {
 			quota = 1000
 		}
 	}
-	memory := int64(1<<63 - 1)
+	memory := int64(-1) // memory.max "max" reads back as -1 (readCgroupMemoryConfig): no limit reported
 	if memLimited {
 		memory = memLim
 	}

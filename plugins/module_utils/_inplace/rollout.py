@@ -322,7 +322,8 @@ class Rollout(object):
 
     def _upgraded(self, targets):
         """The ``on_done`` of a batch's wait: the pod's Event is queued the moment the pod is seen done."""
-        message = "pod changed in place: %s" % self._target_text(targets)
+        message = ("containers restarted in place on %s" if not self.resize else "changed in place: %s") % (
+            self._target_text(targets))
         return lambda name, pod: self.recorder.record(pod, "Pod", events.POD_UPGRADED, message)
 
     # -- the run ----------------------------------------------------------------------------

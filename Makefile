@@ -2,12 +2,13 @@
 # run one stage each. All of them go through tests/run.sh, which creates .venv on first use,
 # stages the collection into build/ansible_collections/inplace/kubernetes and runs the tools there.
 #
-#   make test                       sanity, units, integration, lint, changelog (in that order)
+#   make test                       sanity, static, units, integration, soak, compat, lint, changelog (in that order)
 #   make test SKIP=sanity           the same without sanity (space or comma separated list)
 #   make integration TESTS=tests/integration/test_x.py PYTEST_ARGS='-k name -x'
-#   make integration INTEGRATION_MARKERS=     also the tests marked slow
+#   make integration INTEGRATION_MARKERS=     also the tests marked slow (the soak stage runs them)
 #   make test K8S_VERSION=1.31.14   integration on another pinned Kubernetes (tests/cluster/versions.env)
 #   make compat                     the compatibility subset on the oldest supported Kubernetes
+#   make soak                       the soak tests (marked slow; INPLACE_SOAK_ROUNDS=3 for a quick look)
 #   make units PYTEST_ARGS='-k images'
 #   FAIL_FAST=1 make test           stop at the first failing stage
 # Runs take a lock on build/: a second run waits for the first instead of restaging under it.
@@ -16,13 +17,16 @@ SHELL := /usr/bin/env bash
 RUN := bash tests/run.sh
 export K8S_VERSION
 
-.PHONY: test sanity units integration compat lint changelog stage venv demo bench bench-smoke clean distclean help
+.PHONY: test sanity static units integration soak compat lint changelog stage venv demo bench bench-smoke clean distclean help
 
 test:
 	$(RUN) all
 
 sanity:
 	$(RUN) sanity
+
+static:
+	$(RUN) static
 
 units:
 	$(RUN) units
@@ -32,6 +36,9 @@ integration:
 
 compat:
 	$(RUN) compat
+
+soak:
+	$(RUN) soak
 
 lint:
 	$(RUN) lint changelog

@@ -5,16 +5,18 @@
 #   tests/run.sh [STAGE...]       run the given stages (default: all test stages, in order)
 #   tests/run.sh exec CMD [ARG...] run CMD with the venv on PATH and the staged collection in use
 #
-# Test stages, in order:  sanity units integration compat lint changelog
+# Test stages, in order:  sanity static units integration soak compat lint changelog
+#   static:      ruff (lint) and mypy on plugins/, configured in pyproject.toml
 #   integration: every integration test on Kubernetes $K8S_VERSION (default: the newest pinned)
+#   soak:        the tests marked `slow` (issue 14's template-sync soak) on $K8S_VERSION
 #   compat:      the tests marked `compat` on the oldest supported Kubernetes (K8S_OLDEST)
-# Preparation (always):   venv, then the test world's binaries (only when integration or compat
+# Preparation (always):   venv, then the test world's binaries (only when integration, soak or compat
 #                         runs; built from the Go module proxy on first use), then stage.
 #
 # Environment knobs (all optional):
 #   SKIP="sanity lint"      stages to leave out (space or comma separated)
 #   FAIL_FAST=1             stop at the first failing stage (default: run the rest, fail at the end)
-#   PYTEST_ARGS="-k foo -x" extra pytest arguments for the units and integration stages
+#   PYTEST_ARGS="-k foo -x" extra pytest arguments for the pytest stages
 #   TESTS="tests/integration/test_x.py::test_y"  run these instead of the stage's whole directory
 #   INTEGRATION_MARKERS     pytest -m expression for integration (default: "not slow"; "" runs all)
 #   PYTHON=python3.11       interpreter used to create .venv (default: first of python3.11..3.13)
@@ -39,7 +41,7 @@ if [[ -z "$PYTHON" ]]; then
 fi
 PYTHON="${PYTHON:-python3.11}"
 PY_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3.11)"
-ALL_STAGES=(sanity units integration compat lint changelog)
+ALL_STAGES=(sanity static units integration soak compat lint changelog)
 # shellcheck source=cluster/versions.env
 source "$ROOT/tests/cluster/versions.env"
 K8S_VERSION="${K8S_VERSION:-${INPLACE_K8S_VERSION:-}}"
@@ -95,7 +97,7 @@ prepare_venv() {
     2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
   echo "$stamp" >"$stamp_file"
   "$VENV/bin/python" -m pip list --disable-pip-version-check 2>/dev/null \
-    | grep -i -E '^(ansible-core|ansible-lint|antsibull-changelog|kubernetes|jsonpatch|pytest|hypothesis) ' || true
+    | grep -i -E '^(ansible-core|ansible-lint|antsibull-changelog|kubernetes|jsonpatch|pytest|hypothesis|ruff|mypy) ' || true
 }
 
 prepare_binaries() {
@@ -215,6 +217,12 @@ stage_sanity() {
     ansible-test sanity --venv --python "$PY_VERSION" --color "${ANSIBLE_TEST_COLOR:-no}")
 }
 
+stage_static() {
+  # The tools are pinned in tests/requirements.txt; their configuration is pyproject.toml's. mypy runs in the
+  # staged copy, where the imports' ansible_collections.inplace.kubernetes package path exists.
+  (cd "$STAGED" && ruff check --no-cache plugins && mypy --cache-dir "$BUILD/.mypy_cache")
+}
+
 stage_units() {
   if [[ ! -d "$STAGED/tests/unit" ]]; then
     note "units: no tests/unit directory yet"
@@ -259,6 +267,16 @@ stage_integration() {
   (cd "$ROOT" && python -m pytest -r a "${margs[@]}" --junit-xml "$REPORTS/integration.xml" \
       "${extra[@]}" "${paths[@]}") || rc=$?
   pytest_status "$rc" integration
+}
+
+stage_soak() {
+  # The soak tests (marked slow) on the newest Kubernetes; INPLACE_SOAK_ROUNDS shortens them by hand.
+  local rc=0 extra=() paths=()
+  read -r -a extra <<<"${PYTEST_ARGS:-}"
+  read -r -a paths <<<"${TESTS:-tests/integration}"
+  note "Kubernetes $INPLACE_K8S_VERSION"
+  (cd "$ROOT" && python -m pytest -r a -m slow --junit-xml "$REPORTS/soak.xml" "${extra[@]}" "${paths[@]}") || rc=$?
+  pytest_status "$rc" soak
 }
 
 stage_compat() {
@@ -334,7 +352,7 @@ summary() {
   done
   local checks_passed=0 checks_failed=0 checks_skipped=0
   for s in "${ORDER[@]}"; do
-    case "$s" in units|integration|compat) continue ;; esac
+    case "$s" in units|integration|soak|compat) continue ;; esac
     case "${RESULT[$s]}" in
       passed) checks_passed=$((checks_passed + 1)) ;;
       skipped) checks_skipped=$((checks_skipped + 1)) ;;
@@ -344,12 +362,14 @@ summary() {
   local units_failed=0 integ_failed=0
   [[ "${RESULT[units]:-passed}" != FAILED* ]] || units_failed=1
   [[ "${RESULT[integration]:-passed}" != FAILED* ]] || integ_failed=1
-  local compat_failed=0
+  local compat_failed=0 soak_failed=0
   [[ "${RESULT[compat]:-passed}" != FAILED* ]] || compat_failed=1
+  [[ "${RESULT[soak]:-passed}" != FAILED* ]] || soak_failed=1
   note "total $(( $(date +%s) - T0 ))s"
   python "$ROOT/tests/harness/summary.py" --checks-passed "$checks_passed" --checks-failed "$checks_failed" --checks-skipped "$checks_skipped" \
     ${RESULT[units]+--junit "$REPORTS/units.xml" --stage-failed "$units_failed"} \
     ${RESULT[integration]+--junit "$REPORTS/integration.xml" --stage-failed "$integ_failed"} \
+    ${RESULT[soak]+--junit "$REPORTS/soak.xml" --stage-failed "$soak_failed"} \
     ${RESULT[compat]+--junit "$REPORTS/compat.xml" --stage-failed "$compat_failed"}
 }
 
@@ -394,7 +414,7 @@ main() {
   rm -rf "$REPORTS"
   t=$T0; prepare_venv; note "venv ready in $(( $(date +%s) - t ))s"
   local versions=()
-  if [[ " ${stages[*]} " == *" integration "* ]]; then versions+=("$INPLACE_K8S_VERSION"); fi
+  if [[ " ${stages[*]} " == *" integration "* || " ${stages[*]} " == *" soak "* ]]; then versions+=("$INPLACE_K8S_VERSION"); fi
   if [[ " ${stages[*]} " == *" compat "* && "$K8S_OLDEST" != "$INPLACE_K8S_VERSION" ]]; then versions+=("$K8S_OLDEST"); fi
   if [[ ${#versions[@]} -gt 0 ]]; then
     t=$(date +%s); prepare_binaries "${versions[@]}"; note "binaries ready in $(( $(date +%s) - t ))s"

@@ -103,7 +103,7 @@ def maintenance_window(window, now=None):
     try:
         return evaluate(window, now)
     except WindowError as exc:
-        raise AnsibleFilterError(str(exc))
+        raise AnsibleFilterError(str(exc)) from exc
 
 
 class FilterModule(object):

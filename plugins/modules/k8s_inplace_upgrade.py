@@ -120,7 +120,8 @@ options:
         synced objects. Deployment, C(status.observedGeneration) at the synced generation and C(status.updatedReplicas)
         equal to C(spec.replicas) and to the ReplicaSet's replicas; StatefulSet, every pod updated and
         C(currentRevision) equal to C(updateRevision); DaemonSet, C(updatedNumberScheduled) equal to
-        C(desiredNumberScheduled). Without that proof (the controller-manager down or slow) the run fails with
+        C(desiredNumberScheduled) and no pod misscheduled. Without that proof within O(sync_timeout) (the
+        controller-manager down or slow) the run fails with
         C(changed=true) and what it wrote in RV(template_sync_steps), leaving the owner paused or held with the sync
         recorded; the next run finishes it once the controller answers.
       - A resumed sync re-applies the pause or hold before it touches a template. A recorded sync whose target the
@@ -132,6 +133,13 @@ options:
       - The Deployment's revision number does not change, so C(kubectl rollout history) does not show this change.
     type: bool
     default: true
+  sync_timeout:
+    description:
+      - Seconds the template sync waits for the controller's proof (see O(sync_template)) before it gives up, leaving
+        the owner paused or held with the sync recorded for the next run.
+      - Also the bound for finishing a sync that an earlier run left recorded.
+    type: int
+    default: 120
   allow_mid_rollout:
     description:
       - Proceed although a Deployment's pods belong to more than one ReplicaSet (a rollout in progress) or the
@@ -406,7 +414,8 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.args i
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import connect
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import check_dependencies
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollout import Rollout, validate
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planning import validate
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollout import Rollout
 
 UPGRADE_ARG_SPEC = {
     "pause_seconds": {"type": "int", "default": 0},
@@ -414,6 +423,7 @@ UPGRADE_ARG_SPEC = {
     "respect_pdb": {"type": "bool", "default": False},
     "not_after": {"type": "str"},
     "sync_template": {"type": "bool", "default": True},
+    "sync_timeout": {"type": "int", "default": 120},
     "allow_mid_rollout": {"type": "bool", "default": False},
     "allow_spec_only": {"type": "bool", "default": False},
     "events": {"type": "bool", "default": True},

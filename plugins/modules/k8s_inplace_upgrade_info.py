@@ -166,7 +166,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.args i
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import connect
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import check_dependencies
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollout import Rollout, validate
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planning import describe, validate
 
 
 def main():
@@ -179,7 +179,7 @@ def main():
     check_dependencies(module)
     try:
         validate(module.params, require_targets=False)
-        result = Rollout(connect(module), module.params, warn=module.warn).describe()
+        result = describe(connect(module), module.params)
     except InplaceError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     module.exit_json(**result)

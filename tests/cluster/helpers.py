@@ -245,6 +245,34 @@ def patch_container_image(k8s, namespace, pod_name, index, image, expect_name=No
         pod_name, namespace, ops, _content_type="application/json-patch+json")
 
 
+def live_pods(k8s, namespace, selector):
+    """The pods of ``selector`` that are not being deleted, by name."""
+    pods = pods_of(k8s, namespace, selector)
+    return sorted([p for p in pods if p.metadata.deletion_timestamp is None], key=lambda p: p.metadata.name)
+
+
+def snapshot(k8s, namespace, selector):
+    """:func:`pod_snapshot` of the live pods of ``selector``."""
+    return pod_snapshot(live_pods(k8s, namespace, selector))
+
+
+def resource_versions(k8s, namespace):
+    """``{"Kind/name": resourceVersion}`` of every pod, workload, ReplicaSet and Lease of the namespace:
+    equal before and after means nothing in the namespace was written."""
+    from kubernetes import client
+
+    out = {}
+    for kind, lister in (("Pod", k8s.core.list_namespaced_pod),
+                         ("Deployment", k8s.apps.list_namespaced_deployment),
+                         ("ReplicaSet", k8s.apps.list_namespaced_replica_set),
+                         ("StatefulSet", k8s.apps.list_namespaced_stateful_set),
+                         ("DaemonSet", k8s.apps.list_namespaced_daemon_set),
+                         ("Lease", client.CoordinationV1Api(k8s.api).list_namespaced_lease)):
+        for obj in lister(namespace).items:
+            out["%s/%s" % (kind, obj.metadata.name)] = obj.metadata.resource_version
+    return out
+
+
 def pod_snapshot(pods):
     """{pod name: {uid, node, ip, phase, ready, restartCounts, images, imageIDs, containerIDs}}
     for V1Pod objects (or a single pod) - compare two snapshots to see what changed."""

@@ -1,6 +1,6 @@
 """Print the closing count line of tests/run.sh from pytest's JUnit XML reports.
 
-Counts every pytest test case of the units and integration stages, plus one check for each other
+Counts every pytest test case of the pytest stages (units, integration, soak, compat), plus one check for each other
 stage that ran (sanity, lint, changelog).  A pytest stage that failed without any failing test case
 in its report (a crash, a collection error) counts as one failure, so the line never looks greener
 than the run was.
@@ -47,7 +47,7 @@ def main() -> None:
         passed, skipped = passed + p, skipped + s
         failed += max(f, stage_failed)
 
-    print('(counted: pytest test cases of the units and integration stages, one check per other stage)')
+    print('(counted: pytest test cases of the pytest stages, one check per other stage)')
     print('%d passed, %d failed, %d skipped' % (passed, failed, skipped))
 
 

@@ -30,8 +30,8 @@ from localcluster import provided  # noqa: E402
 def pytest_configure(config):
     config.addinivalue_line("markers", "integration: needs the local Kubernetes control plane "
                             "(tests/cluster/localcluster.py)")
-    config.addinivalue_line("markers", "slow: long soak tests, left out unless INTEGRATION_MARKERS= (make "
-                            "integration INTEGRATION_MARKERS=)")
+    config.addinivalue_line("markers", "slow: long soak tests, run by the soak stage (make soak), left out of "
+                            "integration and compat")
     config.addinivalue_line("markers", "compat: the compatibility subset, also run on the oldest "
                             "supported Kubernetes (K8S_OLDEST in tests/cluster/versions.env)")
 

@@ -10,7 +10,7 @@ import os
 import socket
 import time
 
-from helpers import container, create_deployment, patch_container_image, pod_snapshot, wait_for
+from helpers import container, create_deployment, patch_container_image, resource_versions, snapshot, wait_for
 from playbook import run_playbook
 
 MODULE = "inplace.kubernetes.k8s_inplace_upgrade"
@@ -65,29 +65,6 @@ def assert_clean_failure(res, result, *fragments):
     for fragment in fragments:
         assert fragment.lower() in msg.lower(), "%r not in the message %r" % (fragment, msg)
     return msg
-
-
-def live_pods(k8s, namespace, selector):
-    pods = k8s.core.list_namespaced_pod(namespace, label_selector=selector).items
-    return sorted([p for p in pods if p.metadata.deletion_timestamp is None], key=lambda p: p.metadata.name)
-
-
-def snapshot(k8s, namespace, selector):
-    return pod_snapshot(live_pods(k8s, namespace, selector))
-
-
-def resource_versions(k8s, namespace):
-    """resourceVersion of every pod and workload object of the namespace."""
-    out = {}
-    for p in k8s.core.list_namespaced_pod(namespace).items:
-        out["Pod/" + p.metadata.name] = p.metadata.resource_version
-    for kind, lister in (("Deployment", k8s.apps.list_namespaced_deployment),
-                         ("ReplicaSet", k8s.apps.list_namespaced_replica_set),
-                         ("StatefulSet", k8s.apps.list_namespaced_stateful_set),
-                         ("DaemonSet", k8s.apps.list_namespaced_daemon_set)):
-        for obj in lister(namespace).items:
-            out["%s/%s" % (kind, obj.metadata.name)] = obj.metadata.resource_version
-    return out
 
 
 def settled_resource_versions(k8s, namespace, quiet=1.0, timeout=30):

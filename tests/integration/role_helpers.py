@@ -56,24 +56,6 @@ def failure_message(res):
     return failures[-1]["result"].get("msg", "")
 
 
-def snapshot(k8s, namespace, selector=SEL):
-    return pod_snapshot([p for p in pods_of(k8s, namespace, selector) if p.metadata.deletion_timestamp is None])
-
-
-def resource_versions(k8s, namespace):
-    """resourceVersion of every pod, ReplicaSet, Deployment and Lease in the namespace."""
-    versions = {}
-    for pod in k8s.core.list_namespaced_pod(namespace).items:
-        versions["pod/" + pod.metadata.name] = pod.metadata.resource_version
-    for rs in k8s.apps.list_namespaced_replica_set(namespace).items:
-        versions["rs/" + rs.metadata.name] = rs.metadata.resource_version
-    for dep in k8s.apps.list_namespaced_deployment(namespace).items:
-        versions["deploy/" + dep.metadata.name] = dep.metadata.resource_version
-    for lease in leases(k8s, namespace):
-        versions["lease/" + lease["metadata"]["name"]] = lease["metadata"]["resourceVersion"]
-    return versions
-
-
 def custom(k8s):
     from kubernetes import client
     return client.CustomObjectsApi(k8s.api)

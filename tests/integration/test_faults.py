@@ -33,10 +33,10 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 
-from helpers import ReadinessWatcher, container, create_deployment, pod_is_ready, wait_for
+from helpers import ReadinessWatcher, container, create_deployment, live_pods, pod_is_ready, snapshot, wait_for
 from localcluster import provided
-from module_helpers import (CRASHING, MODULE, NEW, OLD, THIRD, assert_clean_failure, deployment, events_for,
-                            live_pods, normalised, run_module, snapshot)
+from module_helpers import (CRASHING, MODULE, NEW, OLD, THIRD, assert_clean_failure, deployment, events_for, normalised,
+                            run_module)
 from playbook import (CALLBACK_DIR, CALLBACK_NAME, _ansible_playbook, _python_for, collections_path,
                       make_play)
 from role_helpers import leases, role_task
@@ -395,18 +395,21 @@ def test_pods_appearing_mid_run_wait_for_the_pause_and_respect_the_window(fk8s, 
     obeys the same pause and maintenance window as the planned ones: here the window closes during the pause
     before it, so the run stops with the newcomer left on the old image and the template not synced."""
     before = deployment(fk8s, fns, 2)
-    not_after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=26)
-    # ansible-playbook's start-up and discovery take ~3-6 s on 2 cores; a restart in place takes the real kubelet
-    # ~1-3 s (kill, start, PLEG relist every 1 s, first exec probe within 1 s). Batch 1 at ~3-6 s, done by ~9 s;
-    # pause 12 s; batch 2 at ~16-21 s (window open), done by ~24 s; pause 12 s; the catch-up batch would be due
-    # at ~35 s, long after the window closed at 26 s.
+    # With start-up (ansible-playbook, discovery) taking s seconds, the window is checked before batch 2 at s + P
+    # and before the catch-up batch at s + 2P (a restart in place takes the real kubelet 0.05-3 s). s was seen
+    # from 1.9 s (idle machine) to ~8 s (2 loaded cores), so with P = 16 a window closing at 29 s is open for
+    # batch 2 (<= 24 s) and closed for the catch-up (>= 33.9 s), with 4-5 s of margin on each side. (With P = 12
+    # and 26 s, an idle machine reached the catch-up check at 26.04 s: a coin toss.)
+    not_after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=29)
     rc, result, output = upgrade_while_scaling(
-        fk8s, fault_cluster, fns, upgrade_args(fns, batch_size=1, pause_seconds=12, not_after=not_after.isoformat()),
+        fk8s, fault_cluster, fns, upgrade_args(fns, batch_size=1, pause_seconds=16, not_after=not_after.isoformat()),
         [(1, 3)])
 
     newcomers = sorted(set(p.metadata.name for p in live_pods(fk8s, fns, SEL)) - set(before))
     assert len(newcomers) == 1, newcomers
-    assert rc != 0 and result.get("window_closed") is True, "the catch-up batch ignored not_after:\n%s" % output[-4000:]
+    assert rc != 0 and result.get("window_closed") is True, "the window did not stop the run before the catch-up batch:\n%s\n%s" % (
+        output[-3000:], json.dumps(dict((k, result.get(k)) for k in (
+            "msg", "planned_batches", "batches", "patched", "template_sync", "template_sync_steps", "pods")), indent=1)[:6000])
     assert result["left"] == newcomers, result["left"]
     assert "maintenance window closed" in result["msg"] and "before batch 3/3" in result["msg"], result["msg"]
     assert sorted(result["patched"]) == sorted(before)
@@ -779,7 +782,8 @@ def test_controller_manager_stopped_from_the_pause_leaves_the_deployment_paused_
     rs_before = replicaset_uids(fk8s, fns)
     fault_cluster.stop_controller_manager()
     try:
-        res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=4))
+        # sync_timeout: the proof can never come while the controller-manager is stopped; no need to wait 120 s.
+        res, result = run_module(fault_cluster, upgrade_args(fns, batch_size=4, sync_timeout=15))
         dep = read_deployment(fk8s, fns)
     finally:
         fault_cluster.continue_controller_manager()
@@ -878,7 +882,7 @@ def test_controller_manager_stopped_keeps_the_update_strategy_held_and_a_rerun_f
     before = snapshot(fk8s, fns, SEL)
     fault_cluster.stop_controller_manager()
     try:
-        res, result = run_module(fault_cluster, upgrade_args(fns, kind=kind, batch_size=3))
+        res, result = run_module(fault_cluster, upgrade_args(fns, kind=kind, batch_size=3, sync_timeout=15))
         owner = read("web", fns)
     finally:
         fault_cluster.continue_controller_manager()
@@ -900,6 +904,8 @@ def test_controller_manager_stopped_keeps_the_update_strategy_held_and_a_rerun_f
     if kind == "StatefulSet":
         assert owner.status.current_revision == owner.status.update_revision and owner.status.updated_replicas == 3
     else:
-        assert owner.status.updated_number_scheduled == owner.status.desired_number_scheduled
+        pods = len(live_pods(fk8s, fns, SEL))
+        assert (owner.status.updated_number_scheduled, owner.status.desired_number_scheduled,
+                owner.status.number_misscheduled or 0) == (pods, pods, 0), owner.status
     after = wait_all_ready(fk8s, fns, [NEW], len(before))
     assert sorted(after) == sorted(before) and all(after[n]["uid"] == before[n]["uid"] for n in before)

@@ -7,9 +7,9 @@ is ``changed: false`` at once. Times are compared with the configured timeout, n
 
 import pytest
 
-from helpers import container, container_status, create_deployment, init_container, pods_of
-from module_helpers import (CRASHING, NEW, OLD, PULL_REASONS, UNPULLABLE, assert_clean_failure, deployment,
-                            normalised, run_module, snapshot)
+from helpers import container, container_status, create_deployment, init_container, pods_of, snapshot
+from module_helpers import (CRASHING, NEW, OLD, PULL_REASONS, UNPULLABLE, assert_clean_failure, deployment, normalised,
+                            run_module)
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
 

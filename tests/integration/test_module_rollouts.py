@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from helpers import (ReadinessWatcher, container, create_daemonset, create_deployment, value_when, wait_for,
-                     wait_pods_ready)
+from helpers import (ReadinessWatcher, container, create_daemonset, create_deployment, live_pods, resource_versions,
+                     snapshot, value_when, wait_for, wait_pods_ready)
 from module_helpers import (CRASHING, NEVER_READY, NEW, OLD, PULL_REASONS, SIDECAR, UNPULLABLE, assert_clean_failure,
-                            assert_restarted_on, assert_untouched, deployment, events_for, live_pods, normalised,
-                            resource_versions, run_module, snapshot, spec_images, wait_deployment_settled)
+                            assert_restarted_on, assert_untouched, deployment, events_for, normalised, run_module,
+                            spec_images, wait_deployment_settled)
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
 

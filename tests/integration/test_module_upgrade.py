@@ -12,12 +12,11 @@ import time
 import pytest
 from kubernetes.client.rest import ApiException
 
-from helpers import (container, container_status, create_deployment, create_pod, init_container, pod_is_ready,
-                     wait_for, wait_pods_ready)
+from helpers import (container, container_status, create_deployment, create_pod, init_container, live_pods,
+                     pod_is_ready, resource_versions, snapshot, wait_for, wait_pods_ready)
 from module_helpers import (INFO_MODULE, NEW, OLD, PULL_REASONS, SIDECAR, THIRD, UNPULLABLE, assert_clean_failure,
-                            assert_restarted_on, assert_untouched, closed_port, live_pods, normalised,
-                            resource_versions, run_module, set_image_by_hand, settled_resource_versions, snapshot,
-                            spec_images, wait_deployment_settled)
+                            assert_restarted_on, assert_untouched, closed_port, normalised, run_module,
+                            set_image_by_hand, settled_resource_versions, spec_images, wait_deployment_settled)
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
 

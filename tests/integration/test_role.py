@@ -10,7 +10,7 @@ import threading
 
 import yaml
 
-from helpers import ReadinessWatcher, create_deployment, wait_for
+from helpers import ReadinessWatcher, create_deployment, resource_versions, snapshot, wait_for
 from module_helpers import UNPULLABLE, wait_deployment_settled
 from playbook import REPO_ROOT, run_playbook
 from role_helpers import (
@@ -27,9 +27,7 @@ from role_helpers import (
     leases,
     module_results,
     read_pdb,
-    resource_versions,
     run_role,
-    snapshot,
     wait_all_ready_on,
 )
 
@@ -74,7 +72,7 @@ def pods_restarted(before, after):
 
 def test_batches_never_exceed_batch_size_in_one_module_call_and_rerun_is_a_noop(k8s, cluster, namespace, tmp_path):
     deployment(k8s, namespace, 6)
-    before = snapshot(k8s, namespace)
+    before = snapshot(k8s, namespace, SEL)
     with ReadinessWatcher(k8s.core, namespace, SEL) as watcher:
         res, report = run_role(cluster, base_vars(namespace, batch_size=2), tmp_path)
     assert res.ok, res.describe()
@@ -131,7 +129,7 @@ def test_check_mode_shows_the_plan_and_changes_nothing(k8s, cluster, namespace, 
 
 def test_bad_image_stops_and_rolls_back_the_failed_batch_only(k8s, cluster, namespace, tmp_path, faults):
     deployment(k8s, namespace, 6)
-    before = snapshot(k8s, namespace)
+    before = snapshot(k8s, namespace, SEL)
     faults(pull_fail=[BAD])
     with ReadinessWatcher(k8s.core, namespace, SEL) as watcher:
         res, report = run_role(cluster, dict(base_vars(namespace, canary=2, batch_size=2),
@@ -156,7 +154,7 @@ def test_bad_image_stops_and_rolls_back_the_failed_batch_only(k8s, cluster, name
 
 def test_failed_health_check_in_batch_2_rolls_back_that_batch(k8s, cluster, namespace, tmp_path):
     deployment(k8s, namespace, 6)
-    before = snapshot(k8s, namespace)
+    before = snapshot(k8s, namespace, SEL)
     with ReadinessWatcher(k8s.core, namespace, SEL) as watcher:
         res, report = run_role(cluster, base_vars(namespace, batch_size=2, health_tasks=health_tasks(tmp_path, 2)),
                                tmp_path)
@@ -194,7 +192,7 @@ def test_failed_health_check_in_batch_2_rolls_back_that_batch(k8s, cluster, name
 
 def test_rollback_all_restores_every_pod_the_run_changed(k8s, cluster, namespace, tmp_path):
     deployment(k8s, namespace, 6)
-    before = snapshot(k8s, namespace)
+    before = snapshot(k8s, namespace, SEL)
     res, report = run_role(cluster, base_vars(namespace, batch_size=2, on_failure="rollback_all",
                                               health_tasks=health_tasks(tmp_path, 2)), tmp_path)
     assert not res.ok
@@ -220,7 +218,7 @@ def test_on_failure_stop_leaves_the_pods_as_they_are(k8s, cluster, namespace, tm
     msg = failure_message(res)
     assert "on_failure=stop" in msg, msg
     first = report["planned_batches"][0][0]
-    pods = snapshot(k8s, namespace)
+    pods = snapshot(k8s, namespace, SEL)
     assert pods[first]["specImages"]["app"] == BAD
     assert [n for n, p in pods.items() if p["specImages"]["app"] == BAD] == [first]
     assert first in report["failed"]
@@ -280,7 +278,7 @@ def test_bad_window_is_refused_with_a_clear_message(k8s, cluster, namespace, tmp
 
 def test_window_closing_mid_run_stops_between_batches_and_a_second_run_finishes(k8s, cluster, namespace, tmp_path):
     deployment(k8s, namespace, 4)
-    before = snapshot(k8s, namespace)
+    before = snapshot(k8s, namespace, SEL)
     now = datetime.datetime.now(datetime.timezone.utc)
     # Open since an hour, closing 20 s from now; batch 1 starts once the role has planned (a few seconds), its
     # restart in place takes the real kubelet ~1-3 s, and batch 2 would start only after a 25 s pause.
@@ -376,21 +374,21 @@ def test_least_privilege_user_can_run_the_role(k8s, cluster, namespace, tmp_path
         res2 = run_role(cluster, base_vars(other), tmp_path, kubeconfig=cluster.user_kubeconfig)[0]
         assert not res2.ok
         assert "forbidden" in failure_message(res2)
-        assert snapshot(k8s, other).popitem()[1]["specImages"]["app"] == OLD
+        assert snapshot(k8s, other, SEL).popitem()[1]["specImages"]["app"] == OLD
     finally:
         k8s.core.delete_namespace(other)
 
 
 def test_user_without_patch_pods_gets_a_clear_message(k8s, cluster, namespace, tmp_path):
     deployment(k8s, namespace, 2)
-    before = snapshot(k8s, namespace)
+    before = snapshot(k8s, namespace, SEL)
     apply_rbac(k8s, namespace, user="inplace-user", drop_verbs={"pods": ["patch"]})
     res, report = run_role(cluster, base_vars(namespace), tmp_path, kubeconfig=cluster.user_kubeconfig)
     assert not res.ok
     msg = failure_message(res)
     assert "forbidden" in msg and "patch" in msg and "pods" in msg, msg
     assert "Traceback" not in msg
-    after = snapshot(k8s, namespace)
+    after = snapshot(k8s, namespace, SEL)
     assert {n: p["specImages"] for n, p in after.items()} == {n: p["specImages"] for n, p in before.items()}
     assert pods_restarted(before, after) == []
     assert_no_lease(k8s, namespace)

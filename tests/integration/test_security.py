@@ -24,9 +24,9 @@ import pytest
 import yaml
 from kubernetes import client as k8s_client
 
-from helpers import container, create_deployment, wait_for
-from module_helpers import (INFO_MODULE, MODULE, NEW, OLD, assert_clean_failure, closed_port, live_pods,
-                            settled_resource_versions, snapshot, wait_deployment_settled)
+from helpers import container, create_deployment, live_pods, snapshot, wait_for
+from module_helpers import (INFO_MODULE, MODULE, NEW, OLD, assert_clean_failure, closed_port, settled_resource_versions,
+                            wait_deployment_settled)
 from playbook import REPO_ROOT, run_playbook
 from role_helpers import leases, role_task, run_role
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from helpers import container, create_daemonset, create_deployment, create_statefulset, wait_for
-from module_helpers import NEW, OLD, THIRD, deployment, live_pods, run_module, snapshot
+from helpers import container, create_daemonset, create_deployment, create_statefulset, live_pods, snapshot, wait_for
+from module_helpers import NEW, OLD, THIRD, deployment, run_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
 

@@ -12,30 +12,32 @@ become one readable message, and requests are counted.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
-import ssl
 import threading
 import time
 from urllib.parse import urlencode
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import kubernetes, urllib3
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import kubernetes_client
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import (
     ApiError,
     InplaceError,
     PreconditionFailed,
+    WatchExpired,
 )
+
+try:
+    kubernetes, urllib3 = kubernetes_client()
+except ImportError:  # check_dependencies() tells the user
+    kubernetes = urllib3 = None
 
 TRANSIENT_STATUS = (429, 500, 502, 503, 504)
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 USER_AGENT = "inplace.kubernetes"
-
-
-class WatchExpired(Exception):
-    """The watch's resourceVersion is too old (410): re-list and watch again."""
+RETRY_SECONDS = 60.0  # how long transient API failures are retried (a request's deadline may cut it shorter)
+MAX_CONNECTIONS = 32  # per host; the rollout patches up to 16 pods at once and Events post alongside
 
 
 def _load_configuration(params):
@@ -72,7 +74,7 @@ def _load_configuration(params):
     except InplaceError:
         raise
     except Exception as exc:  # ConfigException, YAML errors, bad base64 ... all mean a bad kubeconfig
-        raise InplaceError("cannot load the Kubernetes configuration: %s" % _one_line(exc))
+        raise InplaceError("cannot load the Kubernetes configuration: %s" % _one_line(exc)) from exc
     if host:
         configuration.host = host
     if params.get("api_key"):
@@ -113,16 +115,6 @@ def _one_line(exc):
     return " ".join(str(exc).split())
 
 
-def _bypass_proxy(host, no_proxy):
-    if not no_proxy:
-        return False
-    hostname = urllib3.util.parse_url(host).host or ""
-    for entry in no_proxy.replace(" ", "").split(","):
-        if entry == "*" or (entry and (hostname == entry.lstrip(".") or hostname.endswith("." + entry.lstrip(".")))):
-            return True
-    return False
-
-
 class Kube(object):
     """A JSON client for the Kubernetes API.
 
@@ -139,7 +131,6 @@ class Kube(object):
         configuration = _load_configuration(params)
         self.configuration = configuration
         self.host = configuration.host.rstrip("/")
-        self.retry_seconds = float(params.get("api_retry_seconds") or 60)
         self._impersonate_user = params.get("impersonate_user")
         self._impersonate_groups = params.get("impersonate_groups") or []
         if configuration.verify_ssl is False:
@@ -148,49 +139,25 @@ class Kube(object):
 
     @staticmethod
     def _make_pool(configuration):
-        kwargs = {"num_pools": 4, "maxsize": 32, "block": False}
-        if configuration.verify_ssl:
-            kwargs["cert_reqs"] = ssl.CERT_REQUIRED
-            if getattr(configuration, "ssl_ca_cert", None):
-                kwargs["ca_certs"] = configuration.ssl_ca_cert
-            elif getattr(configuration, "ca_cert_data", None):
-                data = configuration.ca_cert_data
-                kwargs["ca_cert_data"] = data.decode() if isinstance(data, bytes) else data
-        else:
-            kwargs["cert_reqs"] = ssl.CERT_NONE
-        if getattr(configuration, "cert_file", None):
-            kwargs["cert_file"] = configuration.cert_file
-        if getattr(configuration, "key_file", None):
-            kwargs["key_file"] = configuration.key_file
-        if getattr(configuration, "assert_hostname", None) is False:
-            kwargs["assert_hostname"] = False
-        if getattr(configuration, "tls_server_name", None):
-            kwargs["server_hostname"] = configuration.tls_server_name
+        """The ``kubernetes`` package's connection pool: TLS, client certificates, proxy (HTTP or SOCKS),
+        ``no_proxy`` (names, ``host:port``, CIDRs), all from the ``Configuration``."""
+        configuration.connection_pool_maxsize = MAX_CONNECTIONS
         if not configuration.verify_ssl:
             urllib3.disable_warnings()
-        proxy = getattr(configuration, "proxy", None)
-        if proxy and not _bypass_proxy(configuration.host, getattr(configuration, "no_proxy", None)):
-            return urllib3.ProxyManager(proxy_url=proxy, proxy_headers=getattr(configuration, "proxy_headers", None), **kwargs)
-        return urllib3.PoolManager(**kwargs)
+        return kubernetes.client.rest.RESTClientObject(configuration).pool_manager
 
     def _headers(self, content_type=None):
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         configuration = self.configuration
-        token = None
         try:
-            token = configuration.get_api_key_with_prefix("authorization")
-        except Exception:  # pragma: no cover - exec plugins that fail to refresh
-            token = None
-        if not token:
-            try:
-                token = configuration.get_api_key_with_prefix("BearerToken")
-            except Exception:
-                token = None
-        if token:
-            headers["Authorization"] = token
-        elif getattr(configuration, "username", None):
-            raw = "%s:%s" % (configuration.username, configuration.password or "")
-            headers["Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
+            settings = configuration.auth_settings()
+        except Exception as exc:  # an exec credential plugin that fails to refresh the token
+            raise InplaceError("cannot get the credentials for %s: %s" % (self.host, _one_line(exc))) from exc
+        for setting in settings.values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        if "authorization" not in headers and getattr(configuration, "username", None):
+            headers["authorization"] = configuration.get_basic_auth_token()
         if self._impersonate_user:
             headers["Impersonate-User"] = self._impersonate_user
         if self._impersonate_groups:
@@ -217,11 +184,11 @@ class Kube(object):
         write = method in ("POST", "PUT", "PATCH", "DELETE") if write is None else write
         if write and self.dry_run:
             query["dryRun"] = "All"
-        url = self.host + path + ("?" + _urlencode(query) if query else "")
+        url = self.host + path + ("?" + urlencode(query) if query else "")
         encoded = None
         if body is not None:
             encoded = json.dumps(body).encode("utf-8")
-        window = self.retry_seconds if self._contacted else min(self.retry_seconds, 5.0)
+        window = RETRY_SECONDS if self._contacted else min(RETRY_SECONDS, 5.0)
         give_up = time.monotonic() + window
         if deadline is not None:
             give_up = min(give_up, deadline)
@@ -238,7 +205,7 @@ class Kube(object):
                     delay = min(delay * 2, 5.0)
                     continue
                 raise ApiError("cannot reach the Kubernetes API server at %s (%s %s): %s"
-                               % (self.host, method, path, _one_line(exc)), status=0)
+                               % (self.host, method, path, _one_line(exc)), status=0) from exc
             self._contacted = True
             status = response.status
             if status < 400:
@@ -275,14 +242,14 @@ class Kube(object):
         """Yield ``(type, object)`` events of a watch; raise :class:`WatchExpired` on 410."""
         query = dict(query or {})
         query.update({"watch": "1", "allowWatchBookmarks": "true", "timeoutSeconds": str(max(1, int(timeout_seconds)))})
-        url = self.host + path + "?" + _urlencode(query)
+        url = self.host + path + "?" + urlencode(query)
         self._count()
         try:
             response = self._pool.request(
                 "GET", url, headers=self._headers(), preload_content=False, retries=False,
                 timeout=urllib3.Timeout(connect=5.0, read=timeout_seconds + 15.0))
         except urllib3.exceptions.HTTPError as exc:
-            raise ApiError("cannot reach the Kubernetes API server at %s: %s" % (self.host, _one_line(exc)), status=0)
+            raise ApiError("cannot reach the Kubernetes API server at %s: %s" % (self.host, _one_line(exc)), status=0) from exc
         try:
             if response.status >= 400:
                 error = _decode_status(response.read())
@@ -305,13 +272,9 @@ class Kube(object):
                         raise _api_error(obj.get("code") or 500, obj, "WATCH", path)
                     yield kind, obj
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ApiError("watch on %s interrupted: %s" % (path, _one_line(exc)), status=0)
+            raise ApiError("watch on %s interrupted: %s" % (path, _one_line(exc)), status=0) from exc
         finally:
             response.release_conn()
-
-
-def _urlencode(query):
-    return urlencode(query)
 
 
 def _decode_status(data):
@@ -357,25 +320,3 @@ def _api_error(status, error, method, path):
 def connect(module, params=None):
     """A :class:`Kube` for a module's parameters; check mode means server-side dry run."""
     return Kube(params or module.params, dry_run=module.check_mode, warn=module.warn)
-
-
-def api_path(kind, namespace, name=None, subresource=None):
-    """The REST path of a namespaced object of one of the kinds this collection handles."""
-    group = {
-        "Pod": "/api/v1", "Event": "/api/v1", "Namespace": "/api/v1", "PersistentVolumeClaim": "/api/v1",
-        "Deployment": "/apis/apps/v1", "ReplicaSet": "/apis/apps/v1", "StatefulSet": "/apis/apps/v1",
-        "DaemonSet": "/apis/apps/v1", "ControllerRevision": "/apis/apps/v1",
-        "PodDisruptionBudget": "/apis/policy/v1beta1", "Lease": "/apis/coordination.k8s.io/v1",
-    }[kind]
-    plural = {"Pod": "pods", "Event": "events", "Deployment": "deployments", "ReplicaSet": "replicasets",
-              "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "ControllerRevision": "controllerrevisions",
-              "PodDisruptionBudget": "poddisruptionbudgets", "Lease": "leases",
-              "PersistentVolumeClaim": "persistentvolumeclaims"}.get(kind)
-    if kind == "Namespace":
-        return "/api/v1/namespaces" + ("/" + name if name else "")
-    path = "%s/namespaces/%s/%s" % (group, namespace, plural)
-    if name:
-        path += "/" + name
-    if subresource:
-        path += "/" + subresource
-    return path

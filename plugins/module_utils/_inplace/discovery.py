@@ -10,7 +10,7 @@ filtering by owner uid in memory. Terminating pods are left out: they are on the
 
 from __future__ import annotations
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
 
 OWNER_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -115,7 +115,7 @@ def get_namespace(kube, namespace):
         return kube.get(api_path("Namespace", None, namespace))
     except ApiError as exc:
         if exc.status == 404:
-            raise InplaceError("namespace %s does not exist" % namespace)
+            raise InplaceError("namespace %s does not exist" % namespace) from exc
         if exc.status == 403:
             return None  # Namespaced users often cannot read namespaces; the owner lookup will tell.
         raise
@@ -127,7 +127,7 @@ def get_owner(kube, kind, name, namespace):
     except ApiError as exc:
         if exc.status == 404:
             get_namespace(kube, namespace)
-            raise InplaceError("%s %s/%s not found" % (kind, namespace, name))
+            raise InplaceError("%s %s/%s not found" % (kind, namespace, name)) from exc
         raise
 
 
@@ -188,16 +188,9 @@ def selector_matches(selector, labels):
 
 def disruption_budgets(kube, namespace, pods):
     """The PodDisruptionBudgets covering any of ``pods``: ``[{name, disruptions_allowed, pods}]``."""
-    items = None
-    for group in ("/apis/policy/v1", "/apis/policy/v1beta1"):
-        try:
-            items = kube.get("%s/namespaces/%s/poddisruptionbudgets" % (group, namespace)).get("items") or []
-            break
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
+    items = kube.get(api_path("PodDisruptionBudget", namespace)).get("items") or []
     budgets = []
-    for pdb in items or []:
+    for pdb in items:
         covered = [p["metadata"]["name"] for p in pods
                    if selector_matches(pdb.get("spec", {}).get("selector"), p["metadata"].get("labels"))]
         if covered:

@@ -30,3 +30,7 @@ class ApiError(InplaceError):
 
 class PreconditionFailed(ApiError):
     """A guarded patch's ``test`` operation failed: somebody else changed the object."""
+
+
+class WatchExpired(Exception):
+    """The watch's resourceVersion is too old (410): re-list and watch again."""

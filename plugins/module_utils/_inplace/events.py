@@ -16,7 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError
 
 COMPONENT = "inplace.kubernetes"

@@ -59,6 +59,6 @@ def check_batching(batch_size, canary, max_pods):
             try:
                 validate_batch_size(value, what)
             except ValueError as exc:
-                raise InplaceError(str(exc))
+                raise InplaceError(str(exc)) from exc
     if max_pods is not None and max_pods < 1:
         raise InplaceError("max_pods must be at least 1, got %s" % max_pods)

@@ -18,7 +18,7 @@ import re
 import socket
 import uuid
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.window import parse_timestamp
 
@@ -119,7 +119,7 @@ class LeaseLock(object):
         except ApiError as exc:
             if exc.status == 404:
                 return None
-            raise self._explain(exc, "read")
+            raise self._explain(exc, "read") from exc
 
     def _explain(self, exc, verb):
         if exc.status == 403:
@@ -154,7 +154,7 @@ class LeaseLock(object):
             except ApiError as exc:
                 if exc.status == 409 and _retry:  # created by someone else just now
                     return self.acquire(_retry=False)
-                raise self._explain(exc, "create")
+                raise self._explain(exc, "create") from exc
             return {"changed": True, "action": "acquired", "lease": describe(created or body)}
         spec = lease.get("spec") or {}
         current = spec.get("holderIdentity") or ""
@@ -190,7 +190,7 @@ class LeaseLock(object):
         except ApiError as exc:
             if exc.status == 409:
                 raise
-            raise self._explain(exc, "update")
+            raise self._explain(exc, "update") from exc
         return {"changed": changed, "action": action, "lease": describe(written or body)}
 
     def release(self):
@@ -215,5 +215,5 @@ class LeaseLock(object):
                 if fresh is None:
                     return {"changed": False, "action": "absent", "lease": {}}
                 return {"changed": False, "action": "not_ours", "lease": describe(fresh)}
-            raise self._explain(exc, "delete")
+            raise self._explain(exc, "delete") from exc
         return {"changed": True, "action": "released", "lease": describe(lease)}

@@ -72,6 +72,17 @@ def state_summary(entries):
     return ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items()))
 
 
+def names_text(names, limit=20):
+    """``"a, b, c"``, or the first ``limit`` names ``"and N more"``, for messages."""
+    names = list(names)
+    return ", ".join(names) if len(names) <= limit else "%s and %d more" % (", ".join(names[:limit]), len(names) - limit)
+
+
+def images_text(targets):
+    """``"app=img:2, side=img:3"`` for messages and Events."""
+    return ", ".join("%s=%s" % (k, v) for k, v in sorted((targets or {}).items()))
+
+
 def run_report(plan, results, failed_result=None, rolled_back=()):
     """What a whole role run did to each pod, from the plan and the module results (pure).
 

@@ -151,7 +151,7 @@ def resize_progress(pod, wanted, restart=(), baseline=None, generation=None):
 
 
 def expected_progress(pod, expected):
-    """:func:`resize_progress` for what ``resize.Resizer.expectation`` built."""
+    """:func:`resize_progress` for what ``resize.expectation`` built."""
     return resize_progress(pod, expected["wanted"], expected.get("restart"), expected.get("baseline"),
                            expected.get("generation"))
 

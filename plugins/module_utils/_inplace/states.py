@@ -58,6 +58,6 @@ def group_of(state):
     raise ValueError("unknown pod state %r" % (state,))
 
 
-def names_in(entries, group):
-    """Sorted names of the entries whose state is in ``group``."""
-    return sorted(e["name"] for e in entries if e.get("state") in group)
+def names_in(entries, group, key="state"):
+    """Sorted names of the entries (or plans, ``key="status"``) whose state is in ``group``."""
+    return sorted(e["name"] for e in entries if e.get(key) in group)

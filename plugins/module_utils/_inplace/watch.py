@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import WatchExpired, api_path
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, WatchExpired
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resized import combined, expected_progress
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import (
     DONE,
@@ -40,7 +40,7 @@ class Expectation(object):
         self.baseline = baseline or {}
         self.generation = generation
         self.since = since
-        self.resize = resize  # what an in-place resize expects too (resize.Resizer.expectation), or None
+        self.resize = resize  # what an in-place resize expects too (resize.expectation), or None
 
 
 class Outcome(object):

@@ -11,13 +11,18 @@ in the window's time zone, so a window keeps its local hours across daylight-sav
 from __future__ import annotations
 
 import datetime
+import importlib
 import re
 
-try:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-except ImportError:  # pragma: no cover - Python < 3.9
-    ZoneInfo = None
-    ZoneInfoNotFoundError = KeyError
+
+def _zoneinfo():
+    try:
+        return importlib.import_module("zoneinfo")
+    except ImportError:  # pragma: no cover - Python < 3.9
+        return None
+
+
+ZONEINFO = _zoneinfo()
 
 _TIME_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 KEYS = ("start", "end", "timezone")
@@ -44,16 +49,16 @@ def parse_clock(value, what):
 
 
 def parse_zone(name):
-    if ZoneInfo is None:  # pragma: no cover
+    if ZONEINFO is None:  # pragma: no cover
         raise WindowError("time zones need Python 3.9 or later (zoneinfo)")
     if not isinstance(name, str) or not name.strip():
         raise WindowError("window timezone must be an IANA time zone name such as \"UTC\" or \"Europe/Berlin\", got %r"
                           % (name,))
     try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return ZONEINFO.ZoneInfo(name.strip())
+    except (ZONEINFO.ZoneInfoNotFoundError, ValueError, OSError):
         raise WindowError("window timezone %r is not a known IANA time zone (such as \"UTC\" or \"Europe/Berlin\")"
-                          % name)
+                          % name) from None
 
 
 def parse_timestamp(value):
@@ -77,7 +82,7 @@ def parse_now(value):
         try:
             moment = parse_timestamp(value)
         except ValueError:
-            raise WindowError("now %r is not an ISO 8601 date-time" % (value,))
+            raise WindowError("now %r is not an ISO 8601 date-time" % (value,)) from None
     if moment.tzinfo is None:
         raise WindowError("now %r has no UTC offset" % (value,))
     return moment

@@ -1,18 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""client.py: the pure bits (error mapping, proxy bypass, paths)."""
+"""client.py: error mapping, the pool and its proxy, auth headers (no request is sent); api_paths.py: the REST paths."""
 
 from __future__ import annotations
 
 import pytest
+import urllib3
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import (
     _api_error,
-    _bypass_proxy,
     _decode_status,
-    api_path,
+    Kube,
 )
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import (
     ApiError,
     InplaceError,
@@ -89,9 +90,24 @@ def test_decode_status(data, expected):
     ("https://api.example.com:6443", "other.com,,", False),
     ("https://10.0.0.1:6443", "10.0.0.1", True),
     ("https://10.0.0.1:6443", "10.0.0.2", False),
+    ("https://10.0.0.1:6443", "10.0.0.0/8", True),
+    ("https://10.0.0.1:6443", "10.0.0.1:6443", True),
+    ("https://10.0.0.1:6443", "192.168.0.0/16", False),
 ])
-def test_bypass_proxy(host, no_proxy, expected):
-    assert _bypass_proxy(host, no_proxy) is expected
+def test_the_pool_goes_through_the_proxy_unless_no_proxy_says(host, no_proxy, expected):
+    kube = Kube({"host": host, "api_key": "t", "proxy": "http://proxy.example.com:3128", "no_proxy": no_proxy,
+                 "validate_certs": True})
+    assert isinstance(kube._pool, urllib3.ProxyManager) is not expected
+
+
+def test_auth_headers_from_the_configuration():
+    assert Kube({"host": "https://h:6443", "api_key": "tok"})._headers()["authorization"] == "Bearer tok"
+    basic = Kube({"host": "https://h:6443", "username": "u", "password": "p"})._headers()
+    assert basic["authorization"] == "Basic dTpw"
+    impersonating = Kube({"host": "https://h:6443", "api_key": "tok", "impersonate_user": "alice",
+                          "impersonate_groups": ["a", "b"]})._headers("application/json-patch+json")
+    assert (impersonating["Impersonate-User"], impersonating["Impersonate-Group"]) == ("alice", "a,b")
+    assert impersonating["Content-Type"] == "application/json-patch+json"
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -101,6 +117,7 @@ def test_bypass_proxy(host, no_proxy, expected):
     (("Namespace", None, "ns"), "/api/v1/namespaces/ns"),
     (("Namespace", None), "/api/v1/namespaces"),
     (("Lease", "ns", "l"), "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l"),
+    (("PodDisruptionBudget", "ns"), "/apis/policy/v1/namespaces/ns/poddisruptionbudgets"),
 ])
 def test_api_path(args, expected):
     assert api_path(*args) == expected

@@ -10,7 +10,7 @@ import copy
 import pytest
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import Resizer, resize_support
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import check_support, resize_support
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resized import (
     combined,
     reported_equal,
@@ -128,12 +128,10 @@ class FakeKube(object):
         return {"/version": {"gitVersion": "v1.32.13"}, "/api/v1": self.api}[path]
 
 
-def test_resizer_refuses_a_cluster_without_the_subresource():
+def test_check_support_refuses_a_cluster_without_the_subresource():
     kube = FakeKube({"resources": [{"name": "pods"}]})
-    resizer = Resizer(kube, {"resources": WANTED, "namespace": "ns"})
     with pytest.raises(InplaceError, match="resources: nothing changed: the API server"):
-        resizer.check_supported()
+        check_support(kube, WANTED)
     assert kube.paths == ["/version", "/api/v1"]
-    assert not Resizer(kube, {"namespace": "ns"})
-    Resizer(kube, {"namespace": "ns"}).check_supported()  # nothing asked without resources
+    check_support(kube, {})  # nothing asked without resources
     assert kube.paths == ["/version", "/api/v1"]

@@ -10,8 +10,7 @@ import copy
 import pytest
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import watch
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import WatchExpired
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, WatchExpired
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import DONE, FAILED, PENDING, VANISHED
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import Expectation, wait_for_pods
 

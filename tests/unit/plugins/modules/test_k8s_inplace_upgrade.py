@@ -74,9 +74,9 @@ def no_api(monkeypatch):
         calls.append(args)
         raise ApiCalled("an API client was built")
 
-    for module in (k8s_inplace_upgrade, k8s_inplace_upgrade_info):
+    for module, entry in ((k8s_inplace_upgrade, "Rollout"), (k8s_inplace_upgrade_info, "describe")):
         monkeypatch.setattr(module, "connect", refuse)
-        monkeypatch.setattr(module, "Rollout", refuse)
+        monkeypatch.setattr(module, entry, refuse)
     return calls
 
 
@@ -122,6 +122,7 @@ def run_failing(module, args):
      "rollback restores the images recorded before the last upgrade; do not give containers or image"),
     ({"label_selectors": ["app=web"], "rollback": True}, "rollback needs name: the recorded images live on the workload"),
     ({"name": "web", "image": "nginx:1", "wait_timeout": -1}, "wait_timeout must not be negative"),
+    ({"name": "web", "image": "nginx:1", "sync_timeout": 0}, "sync_timeout must be at least 1 second"),
 ])
 def test_upgrade_input_errors(args, message, no_api):
     result = run_failing(k8s_inplace_upgrade, args)

@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""controller.py: finding the Ansible controller above the module, and noticing that it is gone (fake /proc)."""
+"""orphan_watch.py: finding the Ansible controller above the module, and noticing that it is gone (fake /proc)."""
 
 from __future__ import annotations
 
 import os
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import controller
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import orphan_watch
 
 
 def process(proc, pid, ppid, argv, started=100, state="S"):
@@ -33,7 +33,7 @@ def tree(proc):
 
 def test_chain_ends_at_the_topmost_ansible_command(tmp_path):
     tree(tmp_path)
-    chain = controller.controller_chain(50, proc=str(tmp_path))
+    chain = orphan_watch.controller_chain(50, proc=str(tmp_path))
     assert [pid for pid, started, ansible in chain] == [40, 30, 20, 10]
     assert [ansible for pid, started, ansible in chain] == [False, False, True, True]
 
@@ -42,13 +42,13 @@ def test_no_ansible_above_means_nothing_to_watch(tmp_path):
     process(tmp_path, 1, 0, ["/sbin/init"])
     process(tmp_path, 7, 1, ["/usr/sbin/sshd"])
     process(tmp_path, 8, 7, ["/usr/bin/python3", "AnsiballZ_k8s_inplace_upgrade.py"])
-    assert controller.controller_chain(8, proc=str(tmp_path)) == []
-    assert controller.controller_chain(12345, proc=str(tmp_path)) == []  # no such process
+    assert orphan_watch.controller_chain(8, proc=str(tmp_path)) == []
+    assert orphan_watch.controller_chain(12345, proc=str(tmp_path)) == []  # no such process
 
 
 def watch_of(proc):
-    watch = controller.ControllerWatch(enabled=False, proc=str(proc))
-    watch.chain = controller.controller_chain(50, proc=str(proc))
+    watch = orphan_watch.ControllerWatch(enabled=False, proc=str(proc))
+    watch.chain = orphan_watch.controller_chain(50, proc=str(proc))
     return watch
 
 
@@ -78,4 +78,4 @@ def test_a_parent_shell_of_the_playbook_may_go_away(tmp_path):
 
 
 def test_disabled_watch_never_reports_gone():
-    assert controller.ControllerWatch(enabled=False).gone() is None
+    assert orphan_watch.ControllerWatch(enabled=False).gone() is None

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""durable.py: the pure bits (the interrupted-sync annotation, whether a sync is needed, the controller's
+"""template_sync.py: the pure bits (the interrupted-sync annotation, whether a sync is needed, the controller's
 proof before the hold is released, stale records, older ReplicaSets holding the target template)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import pytest
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import Workload
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.durable import (
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import (
     SYNC_ANNOTATION,
     TemplateSync,
     _escape,
@@ -130,6 +130,9 @@ def test_statefulset_proof(obj, on_delete, missing):
     ({"observedGeneration": 3, "updatedNumberScheduled": 2, "desiredNumberScheduled": 2}, None),
     ({"observedGeneration": 3, "updatedNumberScheduled": 1, "desiredNumberScheduled": 2}, "updatedNumberScheduled 1 of 2"),
     ({"observedGeneration": 2, "updatedNumberScheduled": 2, "desiredNumberScheduled": 2}, "observedGeneration 2 < 3"),
+    # seen on 1.32 right after a controller-manager stall: both nodes tainted unreachable, so 0 of 0 "updated"
+    ({"observedGeneration": 3, "desiredNumberScheduled": 0, "numberMisscheduled": 2},
+     "numberMisscheduled 2 (pods on nodes the controller does not count, e.g. tainted not-ready)"),
 ])
 def test_daemonset_proof(status, missing):
     assert hold_proof("DaemonSet", {"spec": {}, "status": status}, 3) == missing

@@ -29,15 +29,14 @@ import json
 import time
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import jsonpatch
-
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import WatchExpired, api_path
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import (
     list_items,
     owned_by,
     selector_string,
     template_matches,
 )
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, WatchExpired
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import image_changes, image_patch
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import resize_patch, resource_changes
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import wait_for_generation
@@ -59,7 +58,7 @@ def pending_sync(owner):
         state = json.loads(raw)
     except ValueError:
         raise InplaceError("annotation %s on %s is not valid JSON; remove it after checking the owner's "
-                           "pause/update strategy by hand" % (SYNC_ANNOTATION, owner["metadata"]["name"]))
+                           "pause/update strategy by hand" % (SYNC_ANNOTATION, owner["metadata"]["name"])) from None
     if not isinstance(state, dict) or not isinstance(state.get("target"), dict):
         raise InplaceError("annotation %s on %s has no target images" % (SYNC_ANNOTATION, owner["metadata"]["name"]))
     return state
@@ -91,7 +90,7 @@ def hold_proof(kind, owner, generation, replicaset=None, original_on_delete=Fals
     ReplicaSets still hold pods: ``allow_mid_rollout``). StatefulSet: ``updatedReplicas ==
     replicas`` and ``currentRevision == updateRevision`` (``completeUpdate``; with an OnDelete strategy
     of its own 1.32 never completes, so there only ``updatedReplicas``). DaemonSet:
-    ``updatedNumberScheduled == desiredNumberScheduled``.
+    ``updatedNumberScheduled == desiredNumberScheduled`` and ``numberMisscheduled == 0``.
     """
     status = owner.get("status") or {}
     observed = int(status.get("observedGeneration") or 0)
@@ -117,6 +116,12 @@ def hold_proof(kind, owner, generation, replicaset=None, original_on_delete=Fals
     updated, desired = _status_int(owner, "updatedNumberScheduled"), _status_int(owner, "desiredNumberScheduled")
     if updated != desired:
         return "updatedNumberScheduled %d of %d" % (updated, desired)
+    misscheduled = _status_int(owner, "numberMisscheduled")
+    if misscheduled:
+        # Pods on nodes the controller thinks should not run them (e.g. tainted unreachable for a moment after a
+        # controller-manager stall) are in no count, so "all updated" would hold even at 0 of 0 and prove nothing.
+        return "numberMisscheduled %d (pods on nodes the controller does not count, e.g. tainted not-ready)" % (
+            misscheduled)
     return None
 
 
@@ -220,7 +225,7 @@ class TemplateSync(object):
                            "a re-run checks the record against the pods and finishes it. Written so far: %s" % (
                                exc.msg, self.kind, self.namespace, self.name,
                                "paused" if self.kind == "Deployment" else "with its update strategy held",
-                               SYNC_ANNOTATION, "; ".join(self.steps)), template_sync_steps=list(self.steps))
+                               SYNC_ANNOTATION, "; ".join(self.steps)), template_sync_steps=list(self.steps)) from exc
         self._barrier(state)
         self._restore(state)
         if self.kind == "Deployment":

@@ -12,7 +12,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patching import fresh_pods, patch_many
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planning import owner_summary, without
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import images_text, names_text, pod_entry
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import expectation
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import expectation as resize_expectation
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import previous as previous_resources
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import DONE, baseline_of, pod_generation
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import Expectation, wait_for_pods
@@ -101,8 +101,8 @@ class Rollback(object):
             else:
                 expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], previous[name],
                                                 baselines[name], pod_generation(outcome["pod"]), patched_at,
-                                                resize=expectation(outcome["pod"], outcome.get("resize"),
-                                                                   resized_back[name])))
+                                                resize=resize_expectation(outcome["pod"], outcome.get("resize"),
+                                                                          resized_back[name])))
         waited = wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300),
                                selector=workload.selector, fail_fast=False) if expectations else {}
         for expectation in expectations:

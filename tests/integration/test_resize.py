@@ -10,8 +10,17 @@ import time
 import pytest
 import yaml
 
-from helpers import container, create_daemonset, create_deployment, create_statefulset, wait_for
-from module_helpers import NEW, OLD, assert_clean_failure, live_pods, normalised, resource_versions, run_module, snapshot
+from helpers import (
+    container,
+    create_daemonset,
+    create_deployment,
+    create_statefulset,
+    live_pods,
+    resource_versions,
+    snapshot,
+    wait_for,
+)
+from module_helpers import NEW, OLD, assert_clean_failure, normalised, run_module
 from playbook import REPO_ROOT, run_playbook
 from role_helpers import UPGRADE, module_results, run_role
 

@@ -9,7 +9,8 @@
 #   static:      ruff (lint) and mypy on plugins/, configured in pyproject.toml
 #   integration: every integration test on Kubernetes $K8S_VERSION (default: the newest pinned)
 #   soak:        the tests marked `slow` (issue 14's template-sync soak) on $K8S_VERSION
-#   compat:      the tests marked `compat` on the oldest supported Kubernetes (K8S_OLDEST)
+#   compat:      the tests marked `compat` (less those marked `any_version`) on the oldest supported
+#                Kubernetes (K8S_OLDEST)
 # Preparation (always):   venv, then the test world's binaries (only when integration, soak or compat
 #                         runs; built from the Go module proxy on first use), then stage.
 #
@@ -286,7 +287,7 @@ stage_compat() {
     STAGE_SKIPPED=1
     return 0
   fi
-  local rc=0 markers="compat" base="${INTEGRATION_MARKERS-not slow}" extra=() paths=()
+  local rc=0 markers="compat and not any_version" base="${INTEGRATION_MARKERS-not slow}" extra=() paths=()
   if [[ -n "$base" ]]; then markers="compat and ($base)"; fi
   read -r -a extra <<<"${PYTEST_ARGS:-}"
   read -r -a paths <<<"${TESTS:-tests/integration}"

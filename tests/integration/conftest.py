@@ -34,6 +34,8 @@ def pytest_configure(config):
                             "integration and compat")
     config.addinivalue_line("markers", "compat: the compatibility subset, also run on the oldest "
                             "supported Kubernetes (K8S_OLDEST in tests/cluster/versions.env)")
+    config.addinivalue_line("markers", "any_version: behaviour no Kubernetes version changes (input checks, the "
+                            "Ansible process, the maintenance window, RBAC refusals): left out of compat")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -390,6 +390,7 @@ def test_workload_scaled_up_and_down_mid_run(fk8s, fault_cluster, fns):
     assert_report_matches_cluster(fk8s, fns, result)
 
 
+@pytest.mark.any_version
 def test_pods_appearing_mid_run_wait_for_the_pause_and_respect_the_window(fk8s, fault_cluster, fns):
     """A pod created mid-run (scale-up, from the old template) is caught up in a further batch, and that batch
     obeys the same pause and maintenance window as the planned ones: here the window closes during the pause
@@ -424,6 +425,7 @@ def test_pods_appearing_mid_run_wait_for_the_pause_and_respect_the_window(fk8s, 
 # -- a concurrent writer ------------------------------------------------------------------------------------
 
 
+@pytest.mark.any_version
 def test_concurrent_image_change_of_a_later_pod_is_a_conflict_not_overwritten(fk8s, fault_cluster, fns):
     before = deployment(fk8s, fns, 4)
     names = sorted(before)
@@ -468,6 +470,7 @@ def parse_micro(value):
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+@pytest.mark.any_version
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_controller_killed_during_a_batch_leaves_pods_ready_and_the_lease_expires(fk8s, fault_cluster, fns, tmp_path,
                                                                                   sig):
@@ -540,6 +543,7 @@ def _running(pid):
         return False
 
 
+@pytest.mark.any_version
 def test_playbook_killed_alone_stops_the_orphaned_module_between_batches(fk8s, fault_cluster, fns):
     """kill -9 of ansible-playbook alone (the OOM killer, an operator) leaves ansible-core's worker and the module
     running in their own session. The module must notice before the next batch and stop there, saying so in an

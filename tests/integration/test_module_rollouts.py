@@ -111,6 +111,7 @@ def test_bad_image_batch_is_rolled_back_and_untouched_pods_never_restart(k8s, cl
     assert "InplaceUpgradeFailed" in reasons and "InplaceRolledBack" in reasons, reasons
 
 
+@pytest.mark.any_version
 def test_on_failure_stop_leaves_the_failed_batch_as_it_is(k8s, cluster, namespace, faults):
     before = deployment(k8s, namespace, 4)
     bad = CRASHING
@@ -140,6 +141,7 @@ def test_on_failure_stop_leaves_the_failed_batch_as_it_is(k8s, cluster, namespac
     assert k8s.apps.read_namespaced_deployment("web", namespace).spec.template.spec.containers[0].image == OLD
 
 
+@pytest.mark.any_version
 def test_rollback_all_restores_every_pod_this_run_changed(k8s, cluster, namespace, faults):
     """A real failure in the second batch: the last pod's sidecar never gets ready (its exec readiness
     probe fails), so once its app container is upgraded the pod still is not Ready and batch 2 times

@@ -149,6 +149,7 @@ def test_image_shorthand_on_single_container_pods(k8s, cluster, namespace):
         assert_restarted_on(before[name], after[name], "app", NEW)
 
 
+@pytest.mark.any_version
 def test_image_shorthand_on_multi_container_pods_fails_clearly(k8s, cluster, namespace):
     two_container_deployment(k8s, namespace, replicas=2)
     versions = settled_resource_versions(k8s, namespace)
@@ -161,6 +162,7 @@ def test_image_shorthand_on_multi_container_pods_fails_clearly(k8s, cluster, nam
 # -- bad input: clear message, nothing changed ---------------------------------------------------
 
 
+@pytest.mark.any_version
 def test_bad_inputs_fail_clearly_and_change_nothing(k8s, cluster, namespace):
     two_container_deployment(k8s, namespace, replicas=2)
     versions = settled_resource_versions(k8s, namespace)
@@ -195,6 +197,7 @@ def test_bad_inputs_fail_clearly_and_change_nothing(k8s, cluster, namespace):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.any_version
 def test_forbidden_for_unprivileged_user_names_verb_and_resource(k8s, cluster, namespace):
     two_container_deployment(k8s, namespace, replicas=1)
     versions = settled_resource_versions(k8s, namespace)
@@ -486,6 +489,7 @@ def test_pod_changed_by_someone_else_before_the_run_is_handled_from_its_live_ima
 # -- targeting ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.any_version
 def test_label_selectors_mode_patches_only_matching_pods(k8s, cluster, namespace):
     create_pod(k8s, namespace, "one", containers=[container("app", OLD)], labels={"tier": "web", "pool": "a"})
     create_pod(k8s, namespace, "two", containers=[container("app", OLD)], labels={"tier": "web", "pool": "b"})
@@ -512,6 +516,7 @@ def test_label_selectors_mode_patches_only_matching_pods(k8s, cluster, namespace
     assert_untouched(after["two"], final["two"])
 
 
+@pytest.mark.any_version
 def test_pods_and_max_pods_limit_the_patch_and_info_reports_the_plan(k8s, cluster, namespace):
     two_container_deployment(k8s, namespace, replicas=4)
     names = sorted(snapshot(k8s, namespace, SEL))
@@ -569,6 +574,7 @@ def test_pods_and_max_pods_limit_the_patch_and_info_reports_the_plan(k8s, cluste
     assert info["template_current"] is True
 
 
+@pytest.mark.any_version
 def test_unknown_pod_name_in_pods_is_refused(k8s, cluster, namespace):
     two_container_deployment(k8s, namespace, replicas=2)
     versions = settled_resource_versions(k8s, namespace)

@@ -178,6 +178,7 @@ def test_new_pods_pay_the_sandbox_delay_restarts_in_place_do_not(k8s, namespace,
     assert restarted < 6 <= created
 
 
+@pytest.mark.any_version
 def test_pod_ips_are_unique_loopback_addresses(k8s, namespace):
     for i in range(4):
         create_pod(k8s, namespace, "p%d" % i, containers=[{"name": "app", "image": OLD}], wait=False)

@@ -25,6 +25,7 @@ def test_nodes_are_registered_and_ready(k8s, cluster):
                     if t.key.startswith("node.kubernetes.io/")]
 
 
+@pytest.mark.any_version
 def test_unprivileged_user_has_no_rights(k8s_user, namespace):
     with pytest.raises(ApiException) as e:
         k8s_user.core.list_namespaced_pod(namespace)

@@ -430,7 +430,9 @@ def test_concurrent_image_change_of_a_later_pod_is_a_conflict_not_overwritten(fk
     before = deployment(fk8s, fns, 4)
     names = sorted(before)
     victim = names[3]  # batch 4 of 4
-    run = Background([module_task(upgrade_args(fns, batch_size=1, on_failure="stop"))],
+    # pause_seconds: a restart in place can take the real kubelet 0.05 s, so without a pause all four batches may be
+    # done before the concurrent writer below gets its turn (seen: its guarded patch then found NEW, 422).
+    run = Background([module_task(upgrade_args(fns, batch_size=1, on_failure="stop", pause_seconds=4))],
                      fault_cluster.admin_kubeconfig)
     try:
         wait_until_patched(fk8s, fns, 1, names=names[:1])

@@ -1,0 +1,73 @@
+# Copyright (c) inplace.kubernetes maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A run's measurements as one JSON file of rows, the only input of the Markdown report.
+
+    {"format": 1,
+     "run":  {"command", "smoke", "started", "finished", "nodes", "max_pods", "container_start",
+              "kubelet_lag", "restart_seconds", "sandbox", "sweep_size", "old_image", "new_image",
+              "load_start", "load_end", "other_apiservers", "machine": {...}, "versions": {...}},
+     "rows": [{"table": "upgrade" | "sweep" | "discovery" | "direct", ...}, ...],
+     "notes": [...], "failures": [...]}
+
+One file per run: bench/results/run-<UTC time>[-smoke].json unless --json names another
+(not committed). The keys of each table's rows are bench/README.md's columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from inplace_bench import RESULTS_DIR
+from inplace_bench.limits import KUBELET_LAG_SECONDS, restart_seconds
+from inplace_bench.provenance import machine_info
+from inplace_bench.workload import NEW_IMAGE, OLD_IMAGE
+
+FORMAT = 1
+TABLES = ("upgrade", "sweep", "discovery", "direct")
+
+
+def default_path(started, smoke):
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+    return os.path.join(RESULTS_DIR, "run-%s%s.json" % (stamp, "-smoke" if smoke else ""))
+
+
+def document(session, started, finished):
+    """The JSON document of a finished Session (after its cluster stopped)."""
+    a = session.args
+    run = {
+        "command": a.command, "smoke": a.smoke, "started": started, "finished": finished,
+        "nodes": a.nodes, "max_pods": session.cluster.max_pods if session.cluster else "?",
+        "container_start": a.container_start, "kubelet_lag": KUBELET_LAG_SECONDS,
+        "restart_seconds": restart_seconds(a.container_start), "sandbox": a.sandbox,
+        "sweep_size": a.sweep_size, "old_image": OLD_IMAGE, "new_image": NEW_IMAGE,
+        "load_start": session.load_start, "load_end": os.getloadavg()[0],
+        "other_apiservers": session.other_apiservers, "machine": machine_info(),
+        "versions": session.versions,
+    }
+    direct = [session.module_direct] if session.module_direct else []
+    rows = [dict(row, table=table) for table, group in zip(
+        TABLES, (session.rows, session.sweep, session.discovery, direct), strict=True) for row in group]
+    return {"format": FORMAT, "run": run, "rows": rows, "notes": session.notes,
+            "failures": session.failures}
+
+
+def write(doc, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1, default=str)
+        f.write("\n")
+
+
+def read(path):
+    with open(path) as f:
+        doc = json.load(f)
+    if doc.get("format") != FORMAT:
+        raise ValueError("%s: not a bench results file of format %d" % (path, FORMAT))
+    return doc
+
+
+def table(doc, name):
+    """The rows of one table, in the order they were measured."""
+    return [row for row in doc["rows"] if row["table"] == name]

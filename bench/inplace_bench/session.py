@@ -1,0 +1,66 @@
+# Copyright (c) inplace.kubernetes maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One benchmark run: its cluster and Ansible, and what it has measured so far (its rows, notes and
+failures). The phases (scenarios.py, discovery.py, overhead.py) add to it; results.py writes it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from inplace_bench import fixtures, provenance
+from inplace_bench.cluster import BenchCluster
+from inplace_bench.playbooks import Playbooks, collections_path
+from inplace_bench.venv import ensure_bench_venv
+
+
+class Session:
+    def __init__(self, args, tmp):
+        self.args = args
+        self.tmp = tmp
+        self.rows = []  # the main table: every scenario at every N
+        self.sweep = []  # rows of the sandbox sweep (rolling and role at one N, per sandbox delay)
+        self.discovery = []
+        self.module_direct = None  # the module's runs without the proxy (overhead target)
+        self.failures = []
+        self.notes = []
+        self.cluster = None
+        self.playbooks = None
+        self.driver_python = sys.executable
+        self.bench_venv = None
+        self.load_start = 0.0
+        self.other_apiservers = 0
+        self.versions = {}
+
+    def start(self):
+        self.load_start = os.getloadavg()[0]
+        self.other_apiservers = provenance.count_processes("kube-apiserver")
+        a = self.args
+        coll_path = collections_path(self.tmp)
+        if "core" in a.scenarios:
+            self.bench_venv = ensure_bench_venv()
+        self.cluster = BenchCluster(os.path.join(self.tmp, "cluster"), a.nodes, a.container_start,
+                                    a.sandbox)
+        self.cluster.start()  # assigned first, so stop() stops a control plane that failed half-way
+        self.playbooks = Playbooks(self.tmp, coll_path, self.cluster.proxy_kubeconfig,
+                                   self.driver_python, self.bench_venv)
+        self.versions = provenance.versions(self.cluster.k8s.api, self.driver_python, self.bench_venv)
+
+    def stop(self):
+        if self.cluster:
+            self.cluster.stop()
+
+    @property
+    def k8s(self):
+        return self.cluster.k8s
+
+    def fresh_deployment(self, n, tag):
+        return fixtures.fresh_deployment(self.k8s, n, tag)
+
+    def delete_namespace(self, ns):
+        note = fixtures.delete_namespace(self.k8s, ns)
+        if note:
+            self.notes.append(note)
+
+    def fail(self, what, problems):
+        self.failures.append("%s: %s" % (what, "; ".join(problems)))

@@ -20,6 +20,16 @@ description:
     the next; a failed batch is handled per O(on_failure).
   - With O(sync_template), once every pod runs the new images the owner's pod template is brought in step without
     recreating any pod, so pods created later (scale-up, eviction, node loss) start on the new images.
+  - With O(resources), the pods' CPU and memory are resized in place the same way, through each pod's C(resize)
+    subresource with a guarded JSON patch (C(test) operations on the pod's UID, the container's name and its current
+    resources), in the same batches, with the same waits, rollback and template sync, alone or together with new
+    images (the resize is written first, then the images). A pod is done when the kubelet reports it, that is
+    C(status.containerStatuses[].resources) equal to the spec (a CPU request compared as the CPU shares the kubelet
+    writes), no C(PodResizePending) or C(PodResizeInProgress) condition, C(status.observedGeneration) caught up and
+    the pod Ready. C(PodResizePending) with reason C(Infeasible) fails the batch at once with the kubelet's message;
+    C(Deferred) is waited for until O(wait_timeout), then reported. A resize the API server refuses (for example
+    requests above the node's allocatable, refused by the C(PodResizeValidator) admission plugin from 1.37) fails the
+    batch at once with the API server's message.
   - Before its first write the module records the images the pods had in the annotation
     C(inplace.kubernetes.io/last-upgrade) on the owner; O(rollback=true) restores them in place.
 author:
@@ -36,7 +46,8 @@ attributes:
   diff_mode:
     description: Returns details on what has changed (or would change, in check mode).
     support: full
-    details: Shows the images of each pod (and of the owner's template) before and after.
+    details: Shows the images of each pod (and of the owner's template) before and after, and with O(resources) the
+      CPU/memory of each resized container (and of the template).
 options:
   pods:
     description:
@@ -182,6 +193,9 @@ notes:
     C(sha256:<id>)) and C(imageID) as C(repo@sha256:<digest>), so a target pinned by digest is current when the
     digest in C(imageID) matches, and a re-run on a digest-pinned workload is C(changed=false) without waiting.
   - The container's writable layer is lost when it restarts, as with any container restart.
+  - "O(resources): a rollback restores the values a resize replaced (a value the resize added where there was none
+    stays, as the API server does not let a resize remove it). The record in C(inplace.kubernetes.io/last-upgrade)
+    carries the template's previous resources, so O(rollback=true) restores them in place too."
 seealso:
   - module: inplace.kubernetes.k8s_inplace_upgrade_info
 """
@@ -211,6 +225,26 @@ EXAMPLES = r"""
     name: db
     namespace: data
     image: postgres:16.4
+
+- name: More CPU and memory for the app container, in place, two pods at a time
+  inplace.kubernetes.k8s_inplace_upgrade:
+    name: web
+    namespace: shop
+    resources:
+      app:
+        requests: {cpu: 500m, memory: 256Mi}
+        limits: {cpu: "1", memory: 512Mi}
+    batch_size: 2
+
+- name: New image and new sizes in one run
+  inplace.kubernetes.k8s_inplace_upgrade:
+    name: web
+    namespace: shop
+    containers:
+      app: registry.example.com/shop/app:2.4.1
+    resources:
+      app:
+        limits: {memory: 1Gi}
 
 - name: Undo yesterday's upgrade without recreating pods
   inplace.kubernetes.k8s_inplace_upgrade:
@@ -245,7 +279,9 @@ pods:
     node: {description: Node the pod runs on., type: str, returned: always}
     pod_ip: {description: Pod IP (unchanged by the upgrade)., type: str, returned: always}
     containers:
-      description: Per container, C(name), C(before) and C(after) image, C(image_status), C(ready), C(restart_count).
+      description:
+        - Per container, C(name), C(before) and C(after) image, C(image_status), C(ready), C(restart_count), and
+          C(resources) (its C(requests) and C(limits) of C(cpu) and C(memory) in the pod's spec).
       type: list
       elements: dict
       returned: always
@@ -352,8 +388,15 @@ disruption_budget_notes:
   returned: when O(respect_pdb) shrank a batch
   type: list
   elements: str
+resources:
+  description: Container name to the CPU/memory this run resized to (O(resources), or what O(rollback) restores).
+  returned: success
+  type: dict
+  sample: {app: {requests: {cpu: 500m, memory: 256Mi}, limits: {memory: 512Mi}}}
 diff:
-  description: Images per pod (and of the template) before and after.
+  description:
+    - Images per pod (and of the template) before and after; with O(resources), C(resources) per pod and
+      C(template_resources), each container's C(requests) and C(limits) of C(cpu) and C(memory).
   returned: when diff mode is on
   type: dict
 """

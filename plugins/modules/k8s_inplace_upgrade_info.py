@@ -84,13 +84,19 @@ pods:
   returned: always
   type: list
   elements: dict
+resources:
+  description: Container name to the CPU/memory planned (O(resources)); empty without it.
+  returned: always
+  type: dict
 needs_upgrade:
-  description: Pods whose spec does not have the target images yet.
+  description: Pods whose spec does not have the target images (or O(resources)) yet.
   returned: always
   type: list
   elements: str
 in_progress:
-  description: Pods whose spec has the target images but that do not run them Ready yet.
+  description:
+    - Pods whose spec has the target images but that do not run them Ready yet; with O(resources), also pods
+      whose spec has the new resources but whose kubelet does not report them yet.
   returned: always
   type: list
   elements: str

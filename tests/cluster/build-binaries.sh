@@ -73,6 +73,10 @@ build_k8s() {
   mkdir -p "$work" "$K8S_DIR/bin"
   rm -rf "$work/cmd" "$work/fakecri"
   cp -r "$HERE/world/." "$work/"
+  # Kubelets before 1.33: the node program keeps kubemark's stub pod container manager (see
+  # world/cmd/inplace-node/podcgroups.go), built with the tag nopodcgroups below. The file itself goes
+  # too, as `go mod tidy` reads every file whatever its tags and would upgrade cAdvisor for its imports.
+  if (( minor < 33 )); then rm -f "$work/cmd/inplace-node/podcgroups.go"; fi
   (
     cd "$work"
     go mod download -json "k8s.io/kubernetes@v$V" >dl.json
@@ -98,7 +102,9 @@ build_k8s() {
     local cmds=()
     have_control_plane || cmds+=(./cmd/kube-apiserver ./cmd/kube-controller-manager ./cmd/kube-scheduler)
     have_node || cmds+=(./cmd/inplace-node)
-    go build -trimpath -ldflags "-s -w $ld" -o "$K8S_DIR/bin/" "${cmds[@]}" >>build.log 2>&1
+    local tags=()
+    if (( minor < 33 )); then tags=(-tags nopodcgroups); fi
+    go build -trimpath "${tags[@]}" -ldflags "-s -w $ld" -o "$K8S_DIR/bin/" "${cmds[@]}" >>build.log 2>&1
   ) || { tail -40 "$work/build.log" >&2; echo "build-binaries: Kubernetes $V failed (log: $work/build.log)" >&2; exit 1; }
   echo "$STAMP" >"$K8S_DIR/bin/.world-stamp"
   echo "build-binaries: Kubernetes $V built in $((SECONDS - t0)) s into $K8S_DIR/bin"

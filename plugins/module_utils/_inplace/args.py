@@ -35,6 +35,7 @@ TARGET_ARG_SPEC = {
     "label_selectors": {"type": "list", "elements": "str"},
     "containers": {"type": "dict"},
     "image": {"type": "str"},
+    "resources": {"type": "dict"},
 }
 
 # Which pods and in what batches; both modules take these, each documents them in its own words

@@ -17,6 +17,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan i
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planning import (
     discover_workload, owner_summary, parse_not_after, plan_pods, spec_only_containers, without)
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import images_text, pod_entry
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import expectation, target_text
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import DONE, FAILED, VANISHED, baseline_of, pod_generation
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import Expectation, wait_for_pods
 
@@ -37,7 +38,7 @@ class Batches(object):
         return discover_workload(self.kube, self.params)
 
     def _plan(self, workload, targets):
-        return plan_pods(self.params, workload, targets)
+        return plan_pods(self.params, workload, targets, self.progress.resources)
 
     def run(self, batches, done, count, workload, targets, by_name, plans, template_before):
         """Batches ``done + 1 .. done + len(batches)`` of ``count``: pause between batches, stop when the
@@ -67,7 +68,8 @@ class Batches(object):
         for dummy in range(rounds):
             fresh = self._discover()
             self._reconcile(fresh)
-            new = [p for p in self._plan(fresh, targets) if p["pod"]["metadata"]["uid"] not in known and p["changes"]]
+            new = [p for p in self._plan(fresh, targets) if p["pod"]["metadata"]["uid"] not in known
+                   and (p["changes"] or p["resize"])]
             if not new or not catch_up:
                 return fresh
             for plan in new:
@@ -162,7 +164,8 @@ class Batches(object):
         deadline = time.monotonic() + float(self.params.get("wait_timeout") or 300) + 60
         # The guarded patch tests the uid and the images the plan was made from: a pod replaced, or changed by
         # someone else, since discovery is refused by the API server, never overwritten. No re-read is needed.
-        outcomes = patch_many(self.kube, self.namespace, [(by_name[name]["pod"], targets) for name in batch], deadline)
+        outcomes = patch_many(self.kube, self.namespace, [(by_name[name]["pod"], targets, progress.resources)
+                                                          for name in batch], deadline)
         patched_at = time.monotonic()
         touched, expectations, errors = [], [], []
         for outcome in outcomes:
@@ -180,7 +183,7 @@ class Batches(object):
                 notes = "; ".join(spec_only[n] for n in sorted(spec_only))
                 if notes:
                     progress.spec_notes[name] = notes
-                if not waited:
+                if not waited and not outcome.get("resize"):
                     progress.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True,
                                                        state=states.SPEC_ONLY, reason=notes)
                     continue
@@ -188,7 +191,9 @@ class Batches(object):
                                                    state=states.PATCHED,
                                                    reason="; ".join(r for r in (outcome.get("reason", ""), notes) if r))
                 expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], waited, outcome["baseline"],
-                                                pod_generation(outcome["pod"]), patched_at))
+                                                pod_generation(outcome["pod"]), patched_at,
+                                                resize=expectation(outcome["pod"], outcome.get("resize"),
+                                                                   progress.resources)))
             elif outcome["result"] == "vanished":
                 progress.entries[name].update(state=states.VANISHED_POD, reason=outcome["reason"])
             elif outcome["result"] == "current":
@@ -212,7 +217,9 @@ class Batches(object):
 
     def _upgraded(self, targets):
         """The ``on_done`` of a batch's wait: the pod's Event is queued the moment the pod is seen done."""
-        message = "containers restarted in place on %s" % images_text(targets)
+        resources = self.progress.resources
+        message = ("changed in place: %s" % target_text(targets, resources) if resources else
+                   "containers restarted in place on %s" % images_text(targets))
         return lambda name, pod: self.recorder.record(pod, "Pod", events.POD_UPGRADED, message)
 
     def settle(self, outcomes, names, done_state):

@@ -35,7 +35,8 @@ def check_targets(containers, image):
     if containers and image:
         raise InplaceError("give either containers or image, not both")
     if not containers and not image:
-        raise InplaceError("give containers (container name -> image) or image")
+        raise InplaceError("give containers (container name -> image), image, or resources (container name -> "
+                           "requests/limits of cpu and memory)")
     problems = []
     for name, ref in sorted((containers or {}).items()):
         if not DNS1123_LABEL.match(str(name)) or len(str(name)) > 63:

@@ -16,21 +16,37 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_pa
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import list_items
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, PreconditionFailed
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import current_images, image_changes, image_patch
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import resize_pod, with_record
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.upgrade_record import annotation_patch, new_record
 
 MAX_PARALLEL_WRITES = 16
 
 
-def record_upgrade(kube, workload, targets):
-    """Write the record ``rollback: true`` undoes on the owner, before any pod is patched."""
+def record_upgrade(kube, workload, targets, resources=None):
+    """Write the record ``rollback: true`` undoes on the owner (images, and resources), before any pod is patched."""
     if not workload.owner:
         return
-    record = new_record(current_images(workload.template_spec), targets)
+    record = with_record(new_record(current_images(workload.template_spec), targets), workload, resources)
     if record:
         kube.merge_patch(api_path(workload.kind, workload.namespace, workload.name), annotation_patch(record))
 
 
-def patch_one(kube, namespace, pod, targets, deadline):
+def patch_one(kube, namespace, pod, targets, deadline, resources=None):
+    """Resize the pod to ``resources`` (resize.py; its outcome carries ``resize``, the changes), then patch it to
+    ``targets``."""
+    resized = resize_pod(kube, namespace, pod, resources, deadline) if resources else None
+    if resized is None:
+        return patch_images(kube, namespace, pod, targets, deadline)
+    if resized["result"] != "patched":
+        return dict(resized, changes=[])
+    outcome = patch_images(kube, namespace, resized["pod"], targets, deadline)
+    if outcome["result"] == "current":
+        outcome.update(result="patched", reason=resized.get("reason", ""))
+    outcome["resize"] = resized["resize"]
+    return outcome
+
+
+def patch_images(kube, namespace, pod, targets, deadline):
     """Patch one pod to ``targets``, guarded by its uid and the images the plan was made from."""
     name = pod["metadata"]["name"]
     path = api_path("Pod", namespace, name)
@@ -67,14 +83,16 @@ def patch_one(kube, namespace, pod, targets, deadline):
 
 
 def patch_many(kube, namespace, pods_and_targets, deadline):
-    """:func:`patch_one` for each ``(pod, targets)``, up to ``MAX_PARALLEL_WRITES`` at once, outcomes in order."""
+    """:func:`patch_one` for each ``(pod, targets[, resources])``, up to ``MAX_PARALLEL_WRITES`` at once, outcomes
+    in order."""
     if not pods_and_targets:
         return []
     workers = min(MAX_PARALLEL_WRITES, len(pods_and_targets))
     if workers == 1:
-        return [patch_one(kube, namespace, pod, targets, deadline) for pod, targets in pods_and_targets]
+        return [patch_one(kube, namespace, item[0], item[1], deadline, *item[2:]) for item in pods_and_targets]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda item: patch_one(kube, namespace, item[0], item[1], deadline), pods_and_targets))
+        return list(pool.map(lambda item: patch_one(kube, namespace, item[0], item[1], deadline, *item[2:]),
+                             pods_and_targets))
 
 
 def fresh_pods(kube, namespace, workload, names):

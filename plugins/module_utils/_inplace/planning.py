@@ -16,6 +16,16 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.inputs
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import check_containers, current_images, image_changes
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan import plan_batches
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import names_text, pod_entry
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import (
+    check_support,
+    check_workload_resources,
+    expectation,
+    pod_changes,
+    resolve_resources,
+    template_changes,
+)
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resized import combined, expected_progress
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import check_resources
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.upgrade_record import (
     LAST_UPGRADE_ANNOTATION, recorded_upgrade, stale_reason)
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import DONE, pod_progress, pod_ready, spec_only_reason
@@ -33,12 +43,15 @@ def validate(params, require_targets=True):
     check_name(params["namespace"], "namespace", label=True)
     for pod in params.get("pods") or []:
         check_name(pod, "pod name")
+    resources = check_resources(params.get("resources"))
     if params.get("rollback"):
         if params.get("containers") or params.get("image"):
             raise InplaceError("rollback restores the images recorded before the last upgrade; do not give containers or image")
+        if resources:
+            raise InplaceError("rollback restores the resources recorded before the last upgrade; do not give resources")
         if not params.get("name"):
             raise InplaceError("rollback needs name: the recorded images live on the workload")
-    elif require_targets or params.get("containers") or params.get("image"):
+    elif (require_targets and not resources) or params.get("containers") or params.get("image"):
         check_targets(params.get("containers"), params.get("image"))
     check_batching(params.get("batch_size"), params.get("canary"), params.get("max_pods"))
     parse_not_after(params.get("not_after"))
@@ -100,12 +113,14 @@ def resolve_targets(params, workload):
             raise InplaceError("image is a shorthand for pods with exactly one container; these have %d (%s): "
                                "use containers instead" % (len(names), ", ".join(names)))
         return {names[0]: params["image"]}
-    return dict(params["containers"])
+    return dict(params.get("containers") or {})
 
 
-def check_workload(params, workload, targets):
-    """Refuse targets a container does not exist for, and (unless allowed) a Deployment mid-rollout."""
+def check_workload(params, workload, targets, resources=None):
+    """Refuse targets a container does not exist for, resources the API server would refuse (resize.py), and
+    (unless allowed) a Deployment mid-rollout."""
     what = "%s %s/%s" % (workload.kind, params["namespace"], workload.name)
+    check_workload_resources(workload, resources)
     if workload.owner:
         check_containers(workload.template_spec, targets, "the pod template of " + what)
     for pod in workload.pods:
@@ -123,13 +138,14 @@ def check_workload(params, workload, targets):
                                "resume it first or set allow_mid_rollout" % what)
 
 
-def plan_pods(params, workload, targets):
-    """One plan per live pod (only the ``pods`` asked for): ``{name, pod, changes, spec_only, status, reason}``."""
+def plan_pods(params, workload, targets, resources=None):
+    """One plan per live pod (only the ``pods`` asked for): ``{name, pod, changes, resize, spec_only, status, reason}``;
+    ``resize`` the containers whose ``resources`` differ (resize.py)."""
     plans = []
     for pod in workload.pods:
         name = pod["metadata"]["name"]
         if MIRROR_ANNOTATION in (pod["metadata"].get("annotations") or {}):
-            plans.append({"name": name, "pod": pod, "changes": [], "spec_only": {}, "status": states.SKIPPED,
+            plans.append({"name": name, "pod": pod, "changes": [], "resize": [], "spec_only": {}, "status": states.SKIPPED,
                           "reason": "mirror pod of a static pod: the kubelet runs the manifest on its node and "
                                     "never an edited mirror pod; change the manifest instead"})
             continue
@@ -137,13 +153,17 @@ def plan_pods(params, workload, targets):
         spec_only = spec_only_containers(pod, targets)
         waited = without(targets, spec_only)
         state, reason = pod_progress(pod, waited) if waited else (DONE, "")
+        resize = pod_changes(pod, resources)
+        if resources:
+            state, reason = combined((state, reason), expected_progress(
+                pod, expectation(pod, [], resources, with_baseline=False)))
         changed = set(c["name"] for c in changes)
         notes = [spec_only[n] for n in sorted(spec_only) if n in changed]
-        plans.append({"name": name, "pod": pod, "changes": changes,
+        plans.append({"name": name, "pod": pod, "changes": changes, "resize": resize,
                       "spec_only": dict((n, r) for n, r in spec_only.items() if n in changed),
-                      "status": states.NEEDS_UPGRADE if changes else (
+                      "status": states.NEEDS_UPGRADE if changes or resize else (
                           states.CURRENT if state == DONE else states.IN_PROGRESS),
-                      "reason": "; ".join(([reason] if reason and not changes else []) + notes)})
+                      "reason": "; ".join(([reason] if reason and not (changes or resize) else []) + notes)})
     wanted = params.get("pods")
     if wanted:
         known = set(p["name"] for p in plans)
@@ -157,7 +177,7 @@ def plan_pods(params, workload, targets):
 
 def to_do(plans, params):
     """The plans of the pods this run patches: those with changes, at most ``max_pods``."""
-    todo = [p for p in plans if p["changes"]]
+    todo = [p for p in plans if p["changes"] or p.get("resize")]
     return todo[:params["max_pods"]] if params.get("max_pods") else todo
 
 
@@ -192,12 +212,13 @@ def describe(kube, params):
     """What the info module reports: pods, their state against the targets, the plan, budgets."""
     namespace = params["namespace"]
     workload = discover_workload(kube, params)
-    targets = None
-    if params.get("containers") or params.get("image") or params.get("rollback"):
+    targets, resources = None, resolve_resources(params, workload)
+    if params.get("containers") or params.get("image") or params.get("rollback") or resources:
         targets = resolve_targets(params, workload)
-        check_workload(params, workload, targets)
-    plans = plan_pods(params, workload, targets) if targets else [
-        {"name": p["metadata"]["name"], "pod": p, "changes": [], "spec_only": {},
+        check_support(kube, resources)
+        check_workload(params, workload, targets, resources)
+    plans = plan_pods(params, workload, targets, resources) if targets is not None else [
+        {"name": p["metadata"]["name"], "pod": p, "changes": [], "resize": [], "spec_only": {},
          "status": states.READY if pod_ready(p) else states.NOT_READY, "reason": ""} for p in workload.pods]
     todo = [p["name"] for p in to_do(plans, params)]
     entries = [pod_entry(p["pod"], p["changes"], state=p["status"], reason=p["reason"]) for p in plans]
@@ -205,8 +226,9 @@ def describe(kube, params):
         "changed": False,
         "owner": owner_summary(workload, namespace),
         "targets": targets,
+        "resources": resources,
         "pods": entries,
-        "needs_upgrade": sorted(p["name"] for p in plans if p["changes"]),
+        "needs_upgrade": sorted(p["name"] for p in plans if p["changes"] or p["resize"]),
         "in_progress": states.names_in(plans, (states.IN_PROGRESS,), key="status"),
         "already_current": states.names_in(plans, (states.CURRENT,), key="status"),
         "spec_only": sorted(p["name"] for p in plans if p["spec_only"]),
@@ -214,7 +236,8 @@ def describe(kube, params):
         "not_ready": sorted(p["name"] for p in plans if not pod_ready(p["pod"])),
         "planned_batches": plan_batches(todo, params.get("batch_size"), params.get("canary"), total=len(workload.pods)),
         "template_images": current_images(workload.template_spec) if workload.owner else {},
-        "template_current": bool(workload.owner and targets and not image_changes(workload.template_spec, targets)),
+        "template_current": bool(workload.owner and (targets or resources) and not image_changes(
+            workload.template_spec, targets or {}) and not template_changes(workload, resources)),
         "pending_template_sync": bool(workload.owner and pending_sync(workload.owner)),
         "last_upgrade": recorded_upgrade(workload.owner),
         "disruption_budgets": disruption_budgets(kube, namespace, workload.pods) if workload.pods else [],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import current_images
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import shown
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import find_status, pod_ready
 
 
@@ -17,6 +18,8 @@ def pod_entry(pod, changes=None, patched=False, state=None, reason=""):
     names = [c.get("name") for c in (pod.get("spec", {}).get("containers") or []) + (pod.get("spec", {}).get("initContainers") or [])]
     by_name = dict((c["name"], c) for c in changes or [])
     images = current_images(pod.get("spec", {}))
+    resources = dict((c.get("name"), c.get("resources")) for c in (pod.get("spec", {}).get("containers") or [])
+                     + (pod.get("spec", {}).get("initContainers") or []))
     containers = []
     for name in names:
         change = by_name.get(name)
@@ -28,6 +31,7 @@ def pod_entry(pod, changes=None, patched=False, state=None, reason=""):
             "image_status": cs.get("image"),
             "ready": cs.get("ready", False),
             "restart_count": cs.get("restartCount", 0),
+            "resources": shown(resources.get(name)),
         })
     return {
         "name": metadata.get("name"),
@@ -44,13 +48,16 @@ def pod_entry(pod, changes=None, patched=False, state=None, reason=""):
 
 
 def diff_for(plans, template_before=None, template_after=None):
-    """``{before, after}`` images per pod (and of the owner's template) for ``--diff``."""
+    """``{before, after}`` images per pod (and of the owner's template) for ``--diff``; resources resized in place
+    per pod under ``resources``."""
     before, after = {"pods": {}}, {"pods": {}}
     for plan in plans:
-        if not plan["changes"]:
-            continue
-        before["pods"][plan["name"]] = dict((c["name"], c["before"]) for c in plan["changes"])
-        after["pods"][plan["name"]] = dict((c["name"], c["after"]) for c in plan["changes"])
+        if plan["changes"]:
+            before["pods"][plan["name"]] = dict((c["name"], c["before"]) for c in plan["changes"])
+            after["pods"][plan["name"]] = dict((c["name"], c["after"]) for c in plan["changes"])
+        for change in plan.get("resize") or []:
+            before.setdefault("resources", {}).setdefault(plan["name"], {})[change["name"]] = shown(change["before"])
+            after.setdefault("resources", {}).setdefault(plan["name"], {})[change["name"]] = shown(change["after"])
     if template_before is not None and template_before != template_after:
         before["template"] = template_before
         after["template"] = template_after

@@ -17,6 +17,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_pa
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import current_images
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import diff_for, state_summary
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import add_template_diff
 
 
 class Progress(object):
@@ -29,6 +30,8 @@ class Progress(object):
         self.started = time.monotonic()
         self.owner = None           # the owner summary of the result
         self.targets = None         # container -> image, once resolved
+        self.resources = {}         # container -> CPU/memory resized in place (resize.py), once resolved
+        self.template_resources = None  # the template's CPU/memory before the run, for the diff
         self.entries = {}           # pod name -> its entry in the result
         self.patched = []
         self.rolled_back = []
@@ -43,7 +46,7 @@ class Progress(object):
     def result(self, changed, plans=None, synced=False, template_before=None, template_after=None, **extra):
         """The module result (or a failure's details); the diff, in diff mode, only when ``plans`` are given."""
         entries = [self.entries[name] for name in sorted(self.entries)]
-        result = {"owner": self.owner, "targets": self.targets}
+        result = {"owner": self.owner, "targets": self.targets, "resources": self.resources}
         result.update(extra)
         result.update({
             "changed": changed,
@@ -70,6 +73,8 @@ class Progress(object):
             after = template_after if template_after is not None else (
                 current_images(self._template_now()) if synced and template_before is not None else template_before)
             result["diff"] = diff_for([p for p in plans if p["name"] in set(self.patched)], template_before, after)
+            add_template_diff(result["diff"], self.template_resources, self.resources,
+                              synced or extra.get("template_sync") == "would sync")
         return result
 
     def _template_now(self):

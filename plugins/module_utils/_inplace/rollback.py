@@ -12,6 +12,8 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patching import fresh_pods, patch_many
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planning import owner_summary, without
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import images_text, names_text, pod_entry
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import expectation as resize_expectation
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import previous as previous_resources
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import DONE, baseline_of, pod_generation
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import Expectation, wait_for_pods
 
@@ -64,7 +66,7 @@ class Rollback(object):
         entries = self.progress.entries
         names = [t["name"] for t in touched]
         fresh = fresh_pods(self.kube, self.namespace, workload, names)
-        work, baselines, previous, not_rolled = [], {}, {}, []
+        work, baselines, previous, not_rolled, resized_back = [], {}, {}, [], {}
         for item in touched:
             pod = fresh.get(item["name"])
             if pod is None:
@@ -78,7 +80,8 @@ class Rollback(object):
                 original = (item.get("baseline") or {}).get(name) or {}
                 if original.get("running") and original.get("containerID"):
                     base["accept"] = original["containerID"]
-            work.append((pod, back))
+            resized_back[item["name"]] = previous_resources(item.get("resize"))
+            work.append((pod, back, resized_back[item["name"]]))
         deadline = time.monotonic() + float(self.params.get("wait_timeout") or 300) + 60
         outcomes = patch_many(self.kube, self.namespace, work, deadline)
         patched_at = time.monotonic()
@@ -91,13 +94,15 @@ class Rollback(object):
                 entry.update(state=states.ROLLBACK_FAILED, reason="rollback patch %s: %s (after: %s)" % (
                     outcome["result"], outcome.get("reason", ""), entry.get("reason", "")))
                 entries[name] = entry
-            elif not previous[name]:
+            elif not previous[name] and not resized_back.get(name):
                 rolled.append(name)
                 entries[name] = pod_entry(outcome["pod"], state=states.ROLLED_BACK,
                                           reason=entries.get(name, {}).get("reason", ""))
             else:
                 expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], previous[name],
-                                                baselines[name], pod_generation(outcome["pod"]), patched_at))
+                                                baselines[name], pod_generation(outcome["pod"]), patched_at,
+                                                resize=resize_expectation(outcome["pod"], outcome.get("resize"),
+                                                                          resized_back[name])))
         waited = wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300),
                                selector=workload.selector, fail_fast=False) if expectations else {}
         for expectation in expectations:

@@ -32,7 +32,15 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planni
     to_do,
     without,
 )
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import images_text, pod_entry
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import pod_entry
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import (
+    check_support,
+    expectation,
+    pod_changes,
+    resolve_resources,
+    target_text,
+    template_resources,
+)
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.result import Progress
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollback import Rollback
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import plan_baseline
@@ -67,10 +75,12 @@ class Rollout(object):
             # A previous run died in the middle of the template sync: finish it before anything else.
             self._run_sync(TemplateSync(self.kube, workload, {}, time.monotonic() + params.get("sync_timeout", 120)), workload)
             workload = discover_workload(self.kube, params)
-        targets = resolve_targets(params, workload)
+        targets, resources = resolve_targets(params, workload), resolve_resources(params, workload)
         progress.owner, progress.targets = owner_summary(workload, self.namespace), targets
-        check_workload(params, workload, targets)
-        plans = plan_pods(params, workload, targets)
+        progress.resources, progress.template_resources = resources, template_resources(workload, resources)
+        check_support(self.kube, resources)
+        check_workload(params, workload, targets, resources)
+        plans = plan_pods(params, workload, targets, resources)
         todo = to_do(plans, params)
         batches = plan_batches([p["name"] for p in todo], params.get("batch_size"), params.get("canary"),
                                total=len(workload.pods))
@@ -85,10 +95,10 @@ class Rollout(object):
             return self._check_run(workload, targets, plans, todo, batches, sync_wanted, template_before)
 
         if todo:
-            record_upgrade(self.kube, workload, targets)
+            record_upgrade(self.kube, workload, targets, resources)
             self.recorder.record(workload.owner, workload.kind, events.STARTED,
                                  "in-place upgrade of %d pods in %d batches to %s" % (
-                                     len(todo), len(batches), images_text(targets)))
+                                     len(todo), len(batches), target_text(targets, resources)))
         for plan in plans:
             progress.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"], reason=plan["reason"])
         self._wait_in_progress(workload, targets, plans)
@@ -98,7 +108,8 @@ class Rollout(object):
         synced = self._sync_template(workload, targets, sync_wanted, current)
         if progress.patched:
             self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
-                                 "%d pods upgraded in place to %s" % (len(progress.patched), images_text(targets)))
+                                 "%d pods upgraded in place to %s" % (len(progress.patched),
+                                                                      target_text(targets, progress.resources)))
         return progress.result(changed=bool(progress.patched or progress.sync_steps), plans=plans, synced=synced,
                                template_before=template_before, planned_batches=batches)
 
@@ -111,14 +122,17 @@ class Rollout(object):
         for plan in in_progress:
             waited = without(targets, spec_only_containers(plan["pod"], targets))
             expectations.append(Expectation(plan["name"], plan["pod"]["metadata"]["uid"], waited,
-                                            plan_baseline(plan["pod"], waited)))
+                                            plan_baseline(plan["pod"], waited),
+                                            resize=expectation(plan["pod"], [], self.progress.resources,
+                                                               with_baseline=False)))
         outcomes = self.batches.wait(expectations, workload)
         self.batches.settle(outcomes, [p["name"] for p in in_progress], states.CURRENT)
 
     def _check_run(self, workload, targets, plans, todo, batches, sync_wanted, template_before):
         """Check mode: every patch sent as a server-side dry run, nothing waited for, nothing synced."""
         progress = self.progress
-        outcomes = patch_many(self.kube, self.namespace, [(p["pod"], targets) for p in todo], time.monotonic() + 60)
+        outcomes = patch_many(self.kube, self.namespace, [(p["pod"], targets, progress.resources) for p in todo],
+                              time.monotonic() + 60)
         problems = ["%s: %s" % (o["name"], o.get("reason")) for o in outcomes if o["result"] not in ("patched", "current")]
         would_patch = set(p["name"] for p in todo)
         for plan in plans:
@@ -126,8 +140,8 @@ class Rollout(object):
             progress.entries[plan["name"]] = pod_entry(plan["pod"], plan["changes"] if would else None, patched=would,
                                                        state=states.WOULD_UPGRADE if would else plan["status"],
                                                        reason=plan["reason"])
-        needs_sync = sync_wanted and template_needs_sync(workload, targets) and len(todo) == len(
-            [p for p in plans if p["changes"]])
+        needs_sync = sync_wanted and template_needs_sync(workload, targets, progress.resources) and len(todo) == len(
+            [p for p in plans if p["changes"] or p["resize"]])
         sync = "would sync" if needs_sync else "not needed" if sync_wanted else "disabled"
         if problems:
             raise InplaceError("check mode: the API server would reject these patches: " + "; ".join(problems),
@@ -144,17 +158,20 @@ class Rollout(object):
         progress = self.progress
         fresh = current or (discover_workload(self.kube, self.params)
                             if progress.patched or progress.rolled_back else workload)
-        lagging = [p["metadata"]["name"] for p in fresh.pods if image_changes(p.get("spec", {}), targets)]
+        lagging = [p["metadata"]["name"] for p in fresh.pods if image_changes(p.get("spec", {}), targets)
+                   or pod_changes(p, progress.resources)]
         if lagging:
             progress.sync_reason = "%d pods are not on the target images yet (%s)" % (len(lagging), ", ".join(lagging[:10]))
             return False
-        if not template_needs_sync(fresh, targets):
+        if not template_needs_sync(fresh, targets, progress.resources):
             return True
         before = len(progress.sync_steps)
-        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + self.params.get("sync_timeout", 120)), fresh)
+        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + self.params.get("sync_timeout", 120),
+                                    resources=progress.resources), fresh)
         steps = progress.sync_steps[before:]
         self.recorder.record(fresh.owner, fresh.kind, events.TEMPLATE_SYNCED,
-                             "pod template set to %s without recreating pods: %s" % (images_text(targets), "; ".join(steps)))
+                             "pod template set to %s without recreating pods: %s" % (
+                                 target_text(targets, progress.resources), "; ".join(steps)))
         return True
 
     def _run_sync(self, sync, workload):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import time
 
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import jsonpatch
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import (
     list_items,
@@ -37,6 +38,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discov
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, WatchExpired
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import image_changes, image_patch
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import resize_patch, resource_changes
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import wait_for_generation
 
 SYNC_ANNOTATION = "inplace.kubernetes.io/template-sync"
@@ -62,13 +64,13 @@ def pending_sync(owner):
     return state
 
 
-def template_needs_sync(workload, targets):
-    """True when the owner's template (or a pending sync) still has to be brought to ``targets``."""
+def template_needs_sync(workload, targets, resources=None):
+    """True when the owner's template (or a pending sync) still has to be brought to ``targets`` (and ``resources``)."""
     if not workload.owner:
         return False
     if pending_sync(workload.owner):
         return True
-    return bool(image_changes(workload.template_spec, targets))
+    return bool(image_changes(workload.template_spec, targets) or resource_changes(workload.template_spec, resources))
 
 
 class SyncHeld(InplaceError):
@@ -129,7 +131,8 @@ def stale_reason(state, pods):
     for pod in pods:
         if pod.get("metadata", {}).get("deletionTimestamp"):
             continue
-        if image_changes(pod.get("spec", {}), state["target"]):
+        spec = pod.get("spec", {})
+        if image_changes(spec, state["target"]) or resource_changes(spec, state.get("resources")):
             off.append(pod["metadata"]["name"])
     if off:
         return "pods %s do not run its target %s" % (", ".join(sorted(off)[:10]), ", ".join(
@@ -137,12 +140,15 @@ def stale_reason(state, pods):
     return None
 
 
-def target_template(template, targets):
-    """``template`` with ``targets`` applied (what the Deployment's template becomes)."""
+def target_template(template, targets, resources=None):
+    """``template`` with ``targets`` (and ``resources``) applied (what the Deployment's template becomes)."""
     template = json.loads(json.dumps(template or {}))
     patch, changes = image_patch(template.get("spec") or {}, targets, prefix="")
     if changes:
         template["spec"] = patch.apply(template.get("spec") or {})
+    ops, changes = resize_patch(template.get("spec") or {}, resources, prefix="")
+    if changes:
+        template["spec"] = jsonpatch.JsonPatch(ops).apply(template.get("spec") or {})
     return template
 
 
@@ -169,13 +175,14 @@ def older_matches(target, replicasets, current_name, pod_counts):
 class TemplateSync(object):
     """Runs one recipe; ``steps`` records what was done (every write among it), ``wrote`` whether it wrote."""
 
-    def __init__(self, kube, workload, targets, deadline):
+    def __init__(self, kube, workload, targets, deadline, resources=None):
         self.kube = kube
         self.workload = workload
         self.kind = workload.kind
         self.namespace = workload.namespace
         self.name = workload.name
         self.targets = targets
+        self.resources = resources or {}  # CPU/memory per container, resized in place (resize.py)
         self.deadline = deadline
         self.steps = []
         self.path = api_path(self.kind, self.namespace, self.name)
@@ -199,6 +206,7 @@ class TemplateSync(object):
             self.steps.append("resumed an interrupted template sync")
             self._reapply_hold(owner, state)
             self.targets = dict(state["target"], **self.targets) if self.targets else state["target"]
+            self.resources = dict(state.get("resources") or {}, **self.resources)
         else:
             if self.kind == "Deployment":
                 self._clear_older_matches(owner)
@@ -289,7 +297,7 @@ class TemplateSync(object):
         current = _replicaset_for(owner, replicasets, self.workload)
         if current is None:
             return  # _deployment() refuses, before any template is touched
-        target = target_template(owner.get("spec", {}).get("template"), self.targets)
+        target = target_template(owner.get("spec", {}).get("template"), self.targets, self.resources)
         counts = {}
         for pod in list_items(self.kube, "Pod", self.namespace, _owner_selector(owner)):
             for ref in pod["metadata"].get("ownerReferences") or []:
@@ -376,6 +384,8 @@ class TemplateSync(object):
     def _take_over(self, owner):
         spec = owner.get("spec", {})
         state = {"target": self.targets, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if self.resources:
+            state["resources"] = self.resources
         patch = {"metadata": {"annotations": {}}}
         if self.kind == "Deployment":
             state["paused"] = bool(spec.get("paused"))
@@ -406,8 +416,9 @@ class TemplateSync(object):
     def _patch_template(self, path, obj, what):
         spec = obj.get("spec", {}).get("template", {}).get("spec", {})
         patch, changes = image_patch(spec, self.targets, prefix="/spec/template/spec")
-        if changes:
-            result = self._writer().json_patch(path, patch, deadline=self.deadline)
+        ops, resized = resize_patch(spec, self.resources, prefix="/spec/template/spec")
+        if changes or resized:
+            result = self._writer().json_patch(path, list(patch.patch) + ops, deadline=self.deadline)
             self.steps.append("patched the template of %s" % what)
             if path == self.path:
                 self._last_written = result
@@ -439,7 +450,7 @@ class TemplateSync(object):
                 if owned_by(p, set([self.workload.owner["metadata"]["uid"]])) and not p["metadata"].get("deletionTimestamp")]
         stale = []
         for pod in pods:
-            if image_changes(pod.get("spec", {}), self.targets):
+            if image_changes(pod.get("spec", {}), self.targets) or resource_changes(pod.get("spec", {}), self.resources):
                 stale.append(pod["metadata"]["name"])
                 continue
             if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:

@@ -11,6 +11,7 @@ import time
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, WatchExpired
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resized import combined, expected_progress
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import (
     DONE,
     FAILED,
@@ -30,15 +31,16 @@ class Expectation(object):
     decisions that need time: a sidecar the kubelet does not restart sends no event).
     """
 
-    __slots__ = ("name", "uid", "targets", "baseline", "generation", "since")
+    __slots__ = ("name", "uid", "targets", "baseline", "generation", "since", "resize")
 
-    def __init__(self, name, uid, targets, baseline=None, generation=None, since=None):
+    def __init__(self, name, uid, targets, baseline=None, generation=None, since=None, resize=None):
         self.name = name
         self.uid = uid
         self.targets = targets
         self.baseline = baseline or {}
         self.generation = generation
         self.since = since
+        self.resize = resize  # what an in-place resize expects too (resize.expectation), or None
 
 
 class Outcome(object):
@@ -85,6 +87,8 @@ def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready
             outcome.state, outcome.reason, outcome.pod = VANISHED, "pod was deleted", pod
             return
         state, reason = pod_progress(pod, exp.targets, exp.baseline, clock() - exp.since, exp.generation)
+        if exp.resize:
+            state, reason = combined((state, reason), expected_progress(pod, exp.resize))
         outcome.pod = pod
         if state == DONE and min_ready_seconds:
             if outcome.ready_since is None:

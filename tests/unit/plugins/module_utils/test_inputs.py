@@ -74,10 +74,14 @@ def test_check_targets_image_only():
     assert check_targets(None, "nginx:1.20") == {}
 
 
+NOTHING_GIVEN = ("give containers (container name -> image), image, or resources (container name -> requests/limits of "
+                 "cpu and memory)")
+
+
 @pytest.mark.parametrize("containers, image, message", [
     ({"web": "nginx:1"}, "nginx:1", "give either containers or image, not both"),
-    (None, None, "give containers (container name -> image) or image"),
-    ({}, "", "give containers (container name -> image) or image"),
+    (None, None, NOTHING_GIVEN),
+    ({}, "", NOTHING_GIVEN),
     (None, "nginx:bad tag", "invalid input: image 'nginx:bad tag' contains white space"),
     ({"web": "Nginx"}, None, "invalid input: container web: image 'Nginx': repository 'library/Nginx' must be lowercase"),
     ({"Web_1": "nginx"}, None, "invalid input: container name 'Web_1' is not a valid container name"),

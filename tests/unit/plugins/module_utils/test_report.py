@@ -16,7 +16,10 @@ def pod():
         "metadata": {"name": "web-0", "uid": "u-0"},
         "spec": {"nodeName": "node-a",
                  "initContainers": [{"name": "init", "image": "busybox:1"}],
-                 "containers": [{"name": "web", "image": "nginx:1.20"}, {"name": "side", "image": "envoy:1"}]},
+                 "containers": [{"name": "web", "image": "nginx:1.20",
+                                 "resources": {"requests": {"cpu": "250m", "ephemeral-storage": "1Gi"},
+                                               "limits": {"memory": "256Mi"}}},
+                                {"name": "side", "image": "envoy:1"}]},
         "status": {"podIP": "10.0.0.7",
                    "conditions": [{"type": "Ready", "status": "True"}],
                    "containerStatuses": [
@@ -35,11 +38,11 @@ def test_pod_entry(pod):
         "pod_ip": "10.0.0.7",
         "containers": [
             {"name": "web", "before": "nginx:1.19", "after": "nginx:1.20", "image_status": "docker.io/library/nginx:1.20",
-             "ready": True, "restart_count": 2},
+             "ready": True, "restart_count": 2, "resources": {"requests": {"cpu": "250m"}, "limits": {"memory": "256Mi"}}},
             {"name": "side", "before": "envoy:1", "after": "envoy:1", "image_status": "docker.io/library/envoy:1",
-             "ready": True, "restart_count": 1},
+             "ready": True, "restart_count": 1, "resources": {}},
             {"name": "init", "before": "busybox:1", "after": "busybox:1", "image_status": "docker.io/library/busybox:1",
-             "ready": False, "restart_count": 0},
+             "ready": False, "restart_count": 0, "resources": {}},
         ],
         "patched": True,
         "ready": True,
@@ -59,7 +62,7 @@ def test_pod_entry_default_state(pod):
 def test_pod_entry_minimal_pod():
     entry = pod_entry({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}})
     assert entry["containers"] == [{"name": "c", "before": "x:1", "after": "x:1", "image_status": None,
-                                    "ready": False, "restart_count": 0}]
+                                    "ready": False, "restart_count": 0, "resources": {}}]
     assert (entry["node"], entry["pod_ip"], entry["restart_count"], entry["state"]) == (None, None, 0, "not_ready")
 
 

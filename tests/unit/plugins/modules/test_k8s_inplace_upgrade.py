@@ -94,7 +94,13 @@ def run_failing(module, args):
      "invalid input: container web: image 'nginx@sha256:abc' has an invalid digest 'sha256:abc' "
      "(expected algorithm:hex, e.g. sha256:<64 hex>)"),
     ({"name": "web", "containers": {"Web": "nginx:1"}}, "invalid input: container name 'Web' is not a valid container name"),
-    ({"name": "web"}, "give containers (container name -> image) or image"),
+    ({"name": "web"}, "give containers (container name -> image), image, or resources (container name -> "
+                      "requests/limits of cpu and memory)"),
+    ({"name": "web", "resources": {"app": {"limits": {"memory": "1mi", "gpu": "1"}}}},
+     "invalid resources: container app: limits.gpu cannot be resized in place; only cpu and memory can; container app: "
+     "limits.memory: '1mi' is not a quantity such as 250m, 0.5, 128Mi or 1Gi (units: m, k, M, G, Ki, Mi, Gi, ...)"),
+    ({"name": "web", "rollback": True, "resources": {"app": {"limits": {"memory": "1Gi"}}}},
+     "rollback restores the resources recorded before the last upgrade; do not give resources"),
     ({"name": "web", "image": "nginx:1", "batch_size": "0"}, "batch_size must be at least 1, got '0'"),
     ({"name": "web", "image": "nginx:1", "batch_size": "half"},
      "batch_size must be a positive integer or a percentage like '25%', got 'half'"),

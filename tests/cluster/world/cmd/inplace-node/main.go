@@ -75,8 +75,8 @@ func main() {
 	images := fakecri.NewImageService(source)
 	runtime := fakecri.NewRuntime(source, images, byte(100+*index), 0)
 
-	hk := kubemark.NewHollowKubelet(f, c, client, heartbeat, &cadvisortest.Fake{NodeName: *name},
-		images, runtime, cm.NewStubContainerManager())
+	hk := kubemark.NewHollowKubelet(f, c, client, heartbeat, withPodStats(&cadvisortest.Fake{NodeName: *name}),
+		images, runtime, withPodCgroups(cm.NewStubContainerManager()))
 	// kubemark hands the kubelet a prober that reports every container ready at once; without
 	// one, the kubelet builds its real prober (exec probes run through fakecri's ExecSync).
 	hk.KubeletDeps.ProbeManager = nil

@@ -85,6 +85,21 @@ def image_patch(spec, targets, prefix="/spec", uid=None):
     """
     check_containers(spec, targets)
     changes = image_changes(spec, targets)
+
+    def image_ops(path, change, dummy_container):
+        return [{"op": "test", "path": path + "/image", "value": change["before"]},
+                {"op": "replace", "path": path + "/image", "value": change["after"]}]
+    return jsonpatch.JsonPatch(guarded_ops(spec, changes, image_ops, prefix, uid)), changes
+
+
+def guarded_ops(spec, changes, field_ops, prefix="/spec", uid=None):
+    """The JSON patch operations for ``changes`` (dicts with the container's ``name``) of ``spec`` at ``prefix``.
+
+    With ``uid`` they first test ``/metadata/uid``; per change they test the container's name (its index
+    is where it was read) and then add ``field_ops(path, change, container)``, the tests and writes of the
+    field itself. They are applied to a copy of ``spec`` before they are returned, so operations that could
+    not apply to what was read are never sent.
+    """
     ops = []
     if changes and uid:
         ops.append({"op": "test", "path": "/metadata/uid", "value": uid})
@@ -92,15 +107,13 @@ def image_patch(spec, targets, prefix="/spec", uid=None):
         key, index = locate(spec, change["name"])
         path = "%s/%s/%d" % (prefix, key, index)
         ops.append({"op": "test", "path": path + "/name", "value": change["name"]})
-        ops.append({"op": "test", "path": path + "/image", "value": change["before"]})
-        ops.append({"op": "replace", "path": path + "/image", "value": change["after"]})
-    patch = jsonpatch.JsonPatch(ops)
+        ops.extend(field_ops(path, change, spec[key][index]))
     if ops:
         document = _nest(prefix, copy.deepcopy(spec))
         if uid:
             document.setdefault("metadata", {})["uid"] = uid
-        patch.apply(document)
-    return patch, changes
+        jsonpatch.JsonPatch(ops).apply(document)
+    return ops
 
 
 def _nest(prefix, value):

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import jsonpatch
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.inputs import DNS1123_LABEL
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import locate
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import guarded_ops, locate
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.quantity import (
     parse_quantity,
     quantity_text,
@@ -243,25 +242,13 @@ def resize_patch(spec, wanted, prefix="/spec", uid=None):
     ``resources`` (so every current value, and the absence of the others), then replaces ``resources``.
     """
     changes = resource_changes(spec, wanted)
-    ops = []
-    if changes and uid:
-        ops.append({"op": "test", "path": "/metadata/uid", "value": uid})
-    for change in changes:
-        key, index = locate(spec, change["name"])
-        path = "%s/%s/%d" % (prefix, key, index)
-        ops.append({"op": "test", "path": path + "/name", "value": change["name"]})
-        if "resources" in spec[key][index]:
-            ops.append({"op": "test", "path": path + "/resources", "value": change["before"]})
-            ops.append({"op": "replace", "path": path + "/resources", "value": change["after"]})
-        else:
-            ops.append({"op": "add", "path": path + "/resources", "value": change["after"]})
-    if ops:
-        document = {"spec": copy.deepcopy(spec)} if prefix == "/spec" else None
-        if document is not None:
-            if uid:
-                document["metadata"] = {"uid": uid}
-            jsonpatch.JsonPatch(ops).apply(document)
-    return ops, changes
+
+    def resources_ops(path, change, container):
+        if "resources" not in container:
+            return [{"op": "add", "path": path + "/resources", "value": change["after"]}]
+        return [{"op": "test", "path": path + "/resources", "value": change["before"]},
+                {"op": "replace", "path": path + "/resources", "value": change["after"]}]
+    return guarded_ops(spec, changes, resources_ops, prefix, uid), changes
 
 
 def previous_of(changes):

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import list_items
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, PreconditionFailed
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.guarded_write import send_guarded
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import current_images, image_changes, image_patch
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import resize_pod, with_record
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.upgrade_record import annotation_patch, new_record
@@ -56,30 +57,14 @@ def patch_images(kube, namespace, pod, targets, deadline):
         return {"name": name, "result": "error", "reason": exc.msg, "pod": pod, "changes": []}
     if not changes:
         return {"name": name, "result": "current", "pod": pod, "changes": []}
-    try:
-        return {"name": name, "result": "patched", "pod": kube.json_patch(path, patch, deadline=deadline),
-                "changes": changes}
-    except PreconditionFailed:
-        try:
-            fresh = kube.get(path, deadline=deadline)
-        except ApiError as exc:
-            if exc.status == 404:
-                return {"name": name, "result": "vanished", "reason": "pod was deleted", "pod": pod, "changes": changes}
-            raise
-        if fresh["metadata"].get("uid") != pod["metadata"].get("uid"):
-            return {"name": name, "result": "vanished", "pod": pod, "changes": changes,
-                    "reason": "pod was deleted (a new pod of the same name replaced it)"}
-        if not image_changes(fresh.get("spec", {}), targets):
-            return {"name": name, "result": "patched", "pod": fresh, "changes": changes,
-                    "reason": "already set to the target by someone else"}
+
+    def conflict_reason(fresh):
         now = current_images(fresh.get("spec", {}))
-        return {"name": name, "result": "conflict", "pod": fresh, "changes": changes,
-                "reason": "changed concurrently (now %s); not overwritten" % ", ".join(
-                    "%s=%s" % (c["name"], now.get(c["name"])) for c in changes)}
-    except ApiError as exc:
-        if exc.status == 404:
-            return {"name": name, "result": "vanished", "reason": "pod was deleted", "pod": pod, "changes": changes}
-        return {"name": name, "result": "error", "reason": exc.msg, "pod": pod, "changes": changes}
+        return "changed concurrently (now %s); not overwritten" % ", ".join(
+            "%s=%s" % (c["name"], now.get(c["name"])) for c in changes)
+    return send_guarded(kube, pod, path, path, patch, deadline, "changes", changes,
+                        lambda fresh: image_changes(fresh.get("spec", {}), targets),
+                        "already set to the target by someone else", conflict_reason)
 
 
 def patch_many(kube, namespace, pods_and_targets, deadline):

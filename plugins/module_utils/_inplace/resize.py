@@ -16,7 +16,8 @@ from __future__ import annotations
 import time
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.api_paths import api_path
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, InplaceError, PreconditionFailed
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.guarded_write import send_guarded
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import locate
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import images_text
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import (
@@ -108,30 +109,11 @@ def resize_pod(kube, namespace, pod, wanted, deadline):
     ops, changes = resize_patch(pod.get("spec", {}), wanted, uid=pod["metadata"].get("uid"))
     if not ops:
         return None
-    path = api_path("Pod", namespace, name, subresource="resize")
-    try:
-        return {"name": name, "result": "patched", "pod": kube.json_patch(path, ops, deadline=deadline),
-                "resize": changes}
-    except PreconditionFailed:
-        try:
-            fresh = kube.get(api_path("Pod", namespace, name), deadline=deadline)
-        except ApiError as exc:
-            if exc.status == 404:
-                return {"name": name, "result": "vanished", "reason": "pod was deleted", "pod": pod, "resize": changes}
-            raise
-        if fresh["metadata"].get("uid") != pod["metadata"].get("uid"):
-            return {"name": name, "result": "vanished", "pod": pod, "resize": changes,
-                    "reason": "pod was deleted (a new pod of the same name replaced it)"}
-        if not resource_changes(fresh.get("spec", {}), wanted):
-            return {"name": name, "result": "patched", "pod": fresh, "resize": changes,
-                    "reason": "resources already set by someone else"}
-        return {"name": name, "result": "conflict", "pod": fresh, "resize": changes,
-                "reason": "resources changed concurrently; not overwritten"}
-    except ApiError as exc:
-        if exc.status == 404:
-            return {"name": name, "result": "vanished", "reason": "pod was deleted", "pod": pod, "resize": changes}
-        return {"name": name, "result": "error", "pod": pod, "resize": changes,
-                "reason": "the API server refused the resize: %s" % exc.msg}
+    return send_guarded(kube, pod, api_path("Pod", namespace, name, subresource="resize"), api_path("Pod", namespace, name),
+                        ops, deadline, "resize", changes, lambda fresh: resource_changes(fresh.get("spec", {}), wanted),
+                        "resources already set by someone else",
+                        lambda fresh: "resources changed concurrently; not overwritten",
+                        lambda message: "the API server refused the resize: %s" % message)
 
 
 def expectation(pod, changes, wanted, with_baseline=True):

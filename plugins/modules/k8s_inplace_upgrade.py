@@ -339,6 +339,16 @@ rolled_back:
   returned: always
   type: list
   elements: str
+failed_batch:
+  description:
+    - The module's account of the batch that failed, as its message says it (the role words its own
+      batch-by-batch message from it).
+    - C(batch), C(of), C(reasons) (one per pod and container, in the kubelet's words), C(on_failure),
+      C(rolled_back) (pod names), C(not_rolled_back) (pairs of pod name and why).
+  returned: when a batch failed
+  type: dict
+  sample: {batch: 1, of: 2, reasons: ["web-7d4b9-x2k4q container app: ErrImagePull"], on_failure: rollback,
+           rolled_back: [web-7d4b9-x2k4q], not_rolled_back: []}
 planned_batches:
   description: The batches, as lists of pod names, in order.
   returned: success

@@ -417,3 +417,28 @@ def test_playbook_upgrades_a_list_of_workloads_on_each_cluster(k8s, cluster, nam
         dep = k8s.apps.read_namespaced_deployment(name, namespace)
         assert dep.spec.template.spec.containers[0].image == NEW, name
     assert (tmp_path / "api.json").exists()
+
+
+def test_playbook_per_workload_value_wins_and_an_unknown_key_is_refused_before_any_change(k8s, cluster, namespace, tmp_path):
+    """Precedence is workload key > host var > role default, merged once; a misspelt key (``batchsize``)
+    is refused by name before any module runs, instead of being silently ignored."""
+    deployment(k8s, namespace, 2)
+    inventory = tmp_path / "clusters.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {"local-cluster": {
+        "inplace_upgrade_auth": {"kubeconfig": cluster.admin_kubeconfig},
+        "inplace_upgrade_batch_size": 1}}}}), encoding="utf-8")
+    env = {"ANSIBLE_INVENTORY": str(inventory), "K8S_AUTH_KUBECONFIG": None}
+    before = snapshot(k8s, namespace, SEL)
+
+    typo = [{"name": "web", "namespace": namespace, "containers": {"app": NEW}, "batchsize": 2}]
+    res = run_playbook(str(REPO_ROOT / "playbooks" / "upgrade.yml"), extra_vars={"inplace_upgrade_workloads": typo}, env=env)
+    assert not res.ok, res.describe()
+    assert "unknown: batchsize" in res.describe(), res.describe()
+    assert not [r for r in res.records if r["action"].startswith("inplace.kubernetes.")], "a module ran despite the refusal"
+    assert snapshot(k8s, namespace, SEL) == before
+
+    given = [{"name": "web", "namespace": namespace, "containers": {"app": NEW}, "batch_size": 2}]
+    res = run_playbook(str(REPO_ROOT / "playbooks" / "upgrade.yml"), extra_vars={"inplace_upgrade_workloads": given}, env=env)
+    assert res.ok, res.describe()
+    runs = module_results(res)
+    assert len(runs) == 1 and len(runs[0]["batches"]) == 1, "the workload's batch_size 2 lost to the host var batch_size 1"

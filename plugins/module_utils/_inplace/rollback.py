@@ -9,9 +9,10 @@ import time
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import events, states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.failure_text import batch_failed
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patching import fresh_pods, patch_many
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planning import owner_summary, without
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import images_text, names_text, pod_entry
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import images_text, pod_entry
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import expectation as resize_expectation
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import previous as previous_resources
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import DONE, baseline_of, pod_generation
@@ -46,15 +47,11 @@ class Rollback(object):
                 not_rolled.extend(left)
         self.recorder.record(workload.owner, workload.kind or "Pod", events.FAILED,
                              "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed)[:900]), warning=True)
-        message = "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed))
-        if mode == "stop":
-            message += ". on_failure=stop: pods left as they are"
-        else:
-            message += ". on_failure=%s: rolled back %d of %d pods in place%s" % (
-                mode, len(rolled), len(rolled) + len(not_rolled), (" (%s)" % names_text(rolled)) if rolled else "")
-            if not_rolled:
-                message += "; not rolled back: " + "; ".join("%s (%s)" % item for item in not_rolled[:20])
-        raise InplaceError(message, **progress.result(changed=True, owner=owner_summary(workload, self.namespace)))
+        message = batch_failed("%d/%d" % (index + 1, count), failed, mode, rolled, not_rolled)
+        failed_batch = {"batch": index + 1, "of": count, "reasons": failed, "on_failure": mode,
+                        "rolled_back": rolled, "not_rolled_back": [list(item) for item in not_rolled]}
+        raise InplaceError(message, failed_batch=failed_batch,
+                           **progress.result(changed=True, owner=owner_summary(workload, self.namespace)))
 
     def roll_back(self, touched, workload):
         """Patch ``touched`` pods back to their previous images and wait for them; ``(rolled, [(name, why)])``.

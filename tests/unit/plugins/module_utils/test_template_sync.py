@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""template_sync.py: the pure bits (the interrupted-sync annotation, whether a sync is needed, the controller's
+"""sync_proofs.py: the pure bits (the interrupted-sync annotation, whether a sync is needed, the controller's
 proof before the hold is released, stale records, older ReplicaSets holding the target template)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import json
 import pytest
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import Workload
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import (
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import (
     SYNC_ANNOTATION,
-    TemplateSync,
     _escape,
     hold_proof,
     older_matches,
@@ -22,7 +22,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.templa
     target_template,
     template_needs_sync,
 )
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import TemplateSync
 
 
 def owner(annotation=None, image="nginx:1.19"):
@@ -196,4 +196,4 @@ def test_older_matches():
 ])
 def test_held(kind, spec, state, held):
     sync = TemplateSync(None, Workload(kind, "web", "ns", owner={"metadata": {"name": "web"}, "spec": spec}), {}, 0)
-    assert sync._held(spec, state) is held
+    assert sync.recipe.held(spec, state) is held

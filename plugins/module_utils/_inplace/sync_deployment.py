@@ -7,7 +7,7 @@ Deployment's (the controller matches them ignoring ``pod-template-hash``), resto
 Before the pause an older ReplicaSet already holding the target template is deleted when empty, else
 the sync is refused (:func:`older_matches`); after the restore the controller must still pick the same
 ReplicaSet, and the sync record it copied onto ReplicaSets is removed (``rollout undo`` copies it back).
-Run by :class:`TemplateSync` (template_sync.py), whose state it reads and writes as ``sync``.
+A :class:`Recipe` (sync_recipe.py), run by :class:`TemplateSync` (template_sync.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discov
     template_matches,
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_recipe import HoldWords, Recipe
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import (
     RECORD_PATH,
     SYNC_ANNOTATION,
@@ -29,21 +30,13 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_p
 )
 
 
-class DeploymentRecipe(object):
-    """The Deployment's hold (``spec.paused``) and its ReplicaSets; ``sync`` is the :class:`TemplateSync` it serves."""
+class DeploymentRecipe(Recipe):
+    """The Deployment's hold (``spec.paused``) and its ReplicaSets."""
 
-    HELD_AS = "paused"  # how the owner is left when the sync stops halfway
-    HELD_WHAT = "paused"  # what a stale record found with the hold on says
-    HOLD_FIELD = "spec.paused"  # what to restore by hand
-    HOLD_NAME = "pause"  # what a re-run restores
-    TAKEN = "paused Deployment"
-    PROVEN = "updatedReplicas == replicas at the synced generation"
+    WORDS = HoldWords(left="paused", found="paused", field="spec.paused", restores="pause", taken="paused Deployment",
+                      proven="updatedReplicas == replicas at the synced generation")
 
-    def __init__(self, sync):
-        self.sync = sync
-
-    @staticmethod
-    def held(spec, state):
+    def held(self, spec, state):
         """Whether the controller's hands are off."""
         return bool(spec.get("paused"))
 

@@ -7,7 +7,7 @@ label every pod with the controller's new revision, restore the update strategy.
 - StatefulSet: partition = replicas (unless OnDelete of its own); the revision is ``status.updateRevision``.
 - DaemonSet: OnDelete; the revision is the newest ControllerRevision's hash.
 
-Run by :class:`TemplateSync` (template_sync.py), whose state it reads and writes as ``sync``.
+Two :class:`Recipe` classes (sync_recipe.py), run by :class:`TemplateSync` (template_sync.py).
 """
 
 from __future__ import annotations
@@ -18,22 +18,17 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import image_changes
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import resource_changes
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import RECORD_PATH, hold_proof
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_recipe import HoldWords, Recipe
 
 REVISION_LABEL = "controller-revision-hash"
 
 
-class HeldRecipe(object):
-    """The update strategy held (:meth:`hold`); ``sync`` is the :class:`TemplateSync` it serves."""
+class HeldRecipe(Recipe):
+    """The update strategy held (:meth:`hold`): the DaemonSet's recipe, and the StatefulSet's but for the hold."""
 
-    HELD_AS = "with its update strategy held"  # how the owner is left when the sync stops halfway
-    HELD_WHAT = "held (update strategy)"  # what a stale record found with the hold on says
-    HOLD_FIELD = "updateStrategy"  # what to restore by hand
-    HOLD_NAME = "update strategy"  # what a re-run restores
-    TAKEN = "held the update strategy"
-    PROVEN = "all pods updated at the synced generation"
-
-    def __init__(self, sync):
-        self.sync = sync
+    WORDS = HoldWords(left="with its update strategy held", found="held (update strategy)", field="updateStrategy",
+                      restores="update strategy", taken="held the update strategy",
+                      proven="all pods updated at the synced generation")
 
     def held(self, spec, state):
         """Whether the controller's hands are off (on OnDelete of its own, always)."""
@@ -44,10 +39,12 @@ class HeldRecipe(object):
 
     @staticmethod
     def _partition_holds(spec, strategy):
+        """Whether a RollingUpdate ``strategy`` holds every pod (only a StatefulSet's partition can)."""
         return False
 
     @staticmethod
     def hold(spec):
+        """The update strategy that takes the controller's hands off."""
         return {"type": "OnDelete", "rollingUpdate": None}
 
     def take_over(self, spec, state, patch):
@@ -78,15 +75,6 @@ class HeldRecipe(object):
         def check(obj):
             return hold_proof(kind, obj, generation, original_on_delete=original_on_delete)
         return check
-
-    def prepare(self, owner):
-        """Nothing to clear before the hold."""
-
-    def finish(self):
-        """Nothing to verify after the restore."""
-
-    def clean_replicasets(self):
-        """No ReplicaSets."""
 
     def sync_templates(self):
         """The template, then every pod labelled with the revision the controller made of it."""

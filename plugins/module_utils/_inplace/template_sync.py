@@ -51,8 +51,9 @@ RECIPES = {"Deployment": DeploymentRecipe, "StatefulSet": StatefulSetRecipe, "Da
 class TemplateSync(object):
     """Runs one recipe; ``steps`` records what was done (every write among it), ``wrote`` whether it wrote.
 
-    The kind's recipe (``recipe``: sync_deployment.py, sync_held.py) holds and restores the controller's
-    hands and patches the templates; this is the order of it all, the resume, the barrier and the record.
+    The kind's :class:`Recipe` (``recipe``: sync_recipe.py, sync_deployment.py, sync_held.py) holds and restores
+    the controller's hands and patches the templates; this is the order of it all, the resume, the barrier and
+    the record.
     """
 
     def __init__(self, kube, workload, targets, deadline, resources=None):
@@ -100,7 +101,7 @@ class TemplateSync(object):
         except InplaceError as exc:
             raise SyncHeld("%s. Template sync of %s %s/%s not finished: left %s with the sync recorded in annotation %s; "
                            "a re-run checks the record against the pods and finishes it. Written so far: %s" % (
-                               exc.msg, self.kind, self.namespace, self.name, self.recipe.HELD_AS,
+                               exc.msg, self.kind, self.namespace, self.name, self.recipe.WORDS.left,
                                SYNC_ANNOTATION, "; ".join(self.steps)), template_sync_steps=list(self.steps)) from exc
         self._barrier(state)
         self.recipe.restore(state)
@@ -117,8 +118,8 @@ class TemplateSync(object):
             raise InplaceError("annotation %s on %s %s/%s (%s) records a template sync, but %s; not resumed and "
                                "nothing changed: check the owner, then remove the annotation and restore its %s "
                                "(recorded in the annotation)" % (
-                                   SYNC_ANNOTATION, self.kind, self.namespace, self.name, self.recipe.HELD_WHAT, stale,
-                                   self.recipe.HOLD_FIELD))
+                                   SYNC_ANNOTATION, self.kind, self.namespace, self.name, self.recipe.WORDS.found, stale,
+                                   self.recipe.WORDS.field))
         ops = [{"op": "test", "path": "/metadata/uid", "value": owner["metadata"]["uid"]},
                {"op": "remove", "path": RECORD_PATH}]
         self.writer().json_patch(self.path, ops, deadline=self.deadline)
@@ -135,7 +136,7 @@ class TemplateSync(object):
         self.recipe.take_over(owner.get("spec", {}), state, patch)
         patch["metadata"]["annotations"][SYNC_ANNOTATION] = json.dumps(state, sort_keys=True)
         self.last_written = self.writer().merge_patch(self.path, patch, deadline=self.deadline)
-        self.steps.append(self.recipe.TAKEN)
+        self.steps.append(self.recipe.WORDS.taken)
         return state
 
     def _barrier(self, state):
@@ -150,10 +151,10 @@ class TemplateSync(object):
                 "objects (%s), and giving it its hands back without that proof could recreate pods. Left %s, with "
                 "the sync recorded in annotation %s; no pod was recreated. A re-run (once the controller-manager "
                 "answers) checks the record against the pods, waits for that proof and then restores the %s. "
-                "Written so far: %s" % (self.kind, self.namespace, self.name, missing, self.recipe.HELD_AS,
-                                        SYNC_ANNOTATION, self.recipe.HOLD_NAME, "; ".join(self.steps) or "nothing"),
+                "Written so far: %s" % (self.kind, self.namespace, self.name, missing, self.recipe.WORDS.left,
+                                        SYNC_ANNOTATION, self.recipe.WORDS.restores, "; ".join(self.steps) or "nothing"),
                 template_sync_steps=list(self.steps))
-        self.steps.append("the controller proved it sees the synced objects (%s)" % self.recipe.PROVEN)
+        self.steps.append("the controller proved it sees the synced objects (%s)" % self.recipe.WORDS.proven)
 
     def patch_template(self, path, obj, what):
         """``obj``'s pod template (at ``path``) brought to the targets and resources; ``obj`` when it already is."""

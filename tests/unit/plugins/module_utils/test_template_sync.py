@@ -63,14 +63,21 @@ def expected(rows, **names):
     return json.loads(text)
 
 
-def take_over(kind, record, spec=None):
+def take_over(plural, record, spec=None):
     body = {"metadata": {"annotations": {SYNC_ANNOTATION: dict(record, target={"app": NEW})}}}
     if spec is not None:
         body["spec"] = spec
-    return ["PATCH", kind + "/web", body]
+    return ["PATCH", plural + "/web", body]
 
 
-LABELS = [["PATCH", "pods/web-%d" % i, {"metadata": {"labels": {REVISION_LABEL: "{revision}"}}}] for i in range(3)]
+def held_recipe(kind, strategy, hold):
+    """A StatefulSet's or DaemonSet's row: hold (``hold``, the spec the take-over writes besides the record) ->
+    template -> every pod labelled with the new revision -> ``strategy`` restored."""
+    plural = kind.lower() + "s"
+    writes = [take_over(plural, {"updateStrategy": strategy}, hold), ["PATCH", plural + "/web", TEMPLATE_OPS]]
+    writes += [["PATCH", "pods/web-%d" % i, {"metadata": {"labels": {REVISION_LABEL: "{revision}"}}}] for i in range(3)]
+    writes += [["PATCH", plural + "/web", [DROP_RECORD, "replace /spec/updateStrategy=" + json.dumps(strategy, sort_keys=True)]]]
+    return kind, strategy, writes, strategy
 
 
 # kind, its update strategy, the writes in order, the update strategy it is left with
@@ -84,34 +91,13 @@ RECIPES = [
         ["PATCH", "deployments/web", {"metadata": {"annotations": {SYNC_ANNOTATION: None}}, "spec": {"paused": False}}],
         ["PATCH", "replicasets/{rs}", [DROP_RECORD]],
     ], None),
-    # hold (partition = replicas) -> template -> pods labelled with the new revision -> strategy restored
-    ("StatefulSet", STS_ROLLING, [
-        take_over("statefulsets", {"updateStrategy": STS_ROLLING},
-                  {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 3}}}),
-        ["PATCH", "statefulsets/web", TEMPLATE_OPS],
-    ] + LABELS + [
-        ["PATCH", "statefulsets/web", [DROP_RECORD, "replace /spec/updateStrategy=" + json.dumps(STS_ROLLING, sort_keys=True)]],
-    ], STS_ROLLING),
-    # OnDelete of its own: the record is the only take-over write
-    ("StatefulSet", ON_DELETE, [
-        take_over("statefulsets", {"updateStrategy": ON_DELETE}),
-        ["PATCH", "statefulsets/web", TEMPLATE_OPS],
-    ] + LABELS + [
-        ["PATCH", "statefulsets/web", [DROP_RECORD, 'replace /spec/updateStrategy={"type": "OnDelete"}']],
-    ], ON_DELETE),
-    # hold (OnDelete) -> template -> pods labelled with the newest ControllerRevision's hash -> strategy restored
-    ("DaemonSet", DS_ROLLING, [
-        take_over("daemonsets", {"updateStrategy": DS_ROLLING}, {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}),
-        ["PATCH", "daemonsets/web", TEMPLATE_OPS],
-    ] + LABELS + [
-        ["PATCH", "daemonsets/web", [DROP_RECORD, 'replace /spec/updateStrategy={"type": "RollingUpdate"}']],
-    ], DS_ROLLING),
-    ("DaemonSet", ON_DELETE, [
-        take_over("daemonsets", {"updateStrategy": ON_DELETE}),
-        ["PATCH", "daemonsets/web", TEMPLATE_OPS],
-    ] + LABELS + [
-        ["PATCH", "daemonsets/web", [DROP_RECORD, 'replace /spec/updateStrategy={"type": "OnDelete"}']],
-    ], ON_DELETE),
+    # The StatefulSet's hold is partition = replicas (the revision: status.updateRevision) ...
+    held_recipe("StatefulSet", STS_ROLLING, {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 3}}}),
+    # ... the DaemonSet's OnDelete (the revision: the newest ControllerRevision's hash) ...
+    held_recipe("DaemonSet", DS_ROLLING, {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}),
+    # ... and on OnDelete of their own, the record is the take-over's only write.
+    held_recipe("StatefulSet", ON_DELETE, None),
+    held_recipe("DaemonSet", ON_DELETE, None),
 ]
 
 

@@ -36,6 +36,11 @@ def selector_string(selector):
     return ",".join(parts)
 
 
+def owner_selector(owner):
+    """The ``labelSelector`` query string of an owner's ``spec.selector``."""
+    return selector_string(owner.get("spec", {}).get("selector"))
+
+
 def selectors_from_list(label_selectors):
     """Join user-given selectors (``["app=web", "tier in (a,b)"]``) into one query string."""
     return ",".join(s.strip() for s in label_selectors or [] if s and s.strip())

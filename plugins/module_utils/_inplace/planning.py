@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import discover, disruption_budgets
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import pending_sync
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.inputs import check_batching, check_name, check_targets
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import check_containers, current_images, image_changes
@@ -26,6 +25,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resized import combined, expected_progress
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import check_resources
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import pending_sync
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.upgrade_record import (
     LAST_UPGRADE_ANNOTATION, recorded_upgrade, stale_reason)
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import DONE, pod_progress, pod_ready, spec_only_reason

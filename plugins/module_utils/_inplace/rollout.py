@@ -11,11 +11,6 @@ import time
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import events, states
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.batches import Batches
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.orphan_watch import ControllerWatch
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import (
-    TemplateSync,
-    pending_sync,
-    template_needs_sync,
-)
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import current_images, image_changes
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patching import patch_many, record_upgrade
@@ -43,6 +38,8 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.result import Progress
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollback import Rollback
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import pending_sync, template_needs_sync
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import TemplateSync
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import plan_baseline
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch import Expectation
 

@@ -1,183 +1,163 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""template_sync.py: the pure bits (the interrupted-sync annotation, whether a sync is needed, the controller's
-proof before the hold is released, stale records, older ReplicaSets holding the target template)."""
+"""template_sync.py and its recipes (sync_deployment.py, sync_held.py) against the recording fake API of
+conftest.py, whose controller recreates pods and makes ReplicaSets the way the real ones would: the writes
+in order, and the objects they leave; table-driven."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import Workload
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import (
-    SYNC_ANNOTATION,
-    TemplateSync,
-    _escape,
-    hold_proof,
-    older_matches,
-    pending_sync,
-    stale_reason,
-    target_template,
-    template_needs_sync,
-)
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discovery import Workload, discover
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_held import REVISION_LABEL
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import SYNC_ANNOTATION, SyncHeld
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import TemplateSync
+
+OLD = "registry.example.com/web:1"
+NEW = "registry.example.com/web:2"
+IMAGE = "/spec/template/spec/containers/0/"
+TEMPLATE_OPS = ['test %sname="app"' % IMAGE, 'test %simage="%s"' % (IMAGE, OLD), 'replace %simage="%s"' % (IMAGE, NEW)]
+DROP_RECORD = "remove /metadata/annotations/inplace.kubernetes.io~1template-sync"
+STS_ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+DS_ROLLING = {"type": "RollingUpdate"}
+ON_DELETE = {"type": "OnDelete"}
 
 
-def owner(annotation=None, image="nginx:1.19"):
-    metadata = {"name": "web", "uid": "d-1"}
-    if annotation is not None:
-        metadata["annotations"] = {SYNC_ANNOTATION: annotation, "other": "x"}
-    return {"metadata": metadata, "spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}}
+def upgraded_in_place(fake, kind, strategy=None):
+    """``fake``'s pods under a ``kind`` on OLD, then every pod's image set to NEW in place; the workload as found."""
+    fake.own(kind, update_strategy=strategy)
+    for pod in fake.pods.values():
+        pod["spec"]["containers"][0]["image"] = NEW
+    workload = discover(fake, kind, "web", "ns")
+    del fake.calls[:], fake.writes[:]
+    return workload
 
 
-@pytest.mark.parametrize("obj", [owner(), owner(""), {"metadata": {"annotations": None}}, {}])
-def test_no_pending_sync(obj):
-    assert pending_sync(obj) is None
+def written(fake):
+    """The writes, in order, as ``[method, "plural/name", body]``: JSON patches as ``"op path=value"``, the sync
+    record decoded (less its start time)."""
+    rows = []
+    for method, path, body in fake.writes:
+        if isinstance(body, list):
+            body = ["%s %s%s" % (op["op"], op["path"], "=" + json.dumps(op["value"], sort_keys=True) if "value" in op else "")
+                    for op in body]
+        else:
+            annotations = (body.get("metadata") or {}).get("annotations") or {}
+            if annotations.get(SYNC_ANNOTATION):
+                record = json.loads(annotations[SYNC_ANNOTATION])
+                assert record.pop("started")
+                annotations[SYNC_ANNOTATION] = record
+        rows.append([method, "/".join(path.split("/")[-2:]), body])
+    return rows
 
 
-def test_pending_sync():
-    state = {"target": {"web": "nginx:1.20"}, "paused": False, "started": "2024-01-01T00:00:00Z"}
-    assert pending_sync(owner(json.dumps(state))) == state
+def expected(rows, **names):
+    """``rows`` with ``{rs}`` and ``{revision}`` filled in from ``names``."""
+    text = json.dumps(rows)
+    for key, value in names.items():
+        text = text.replace("{%s}" % key, value)
+    return json.loads(text)
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("{not json", "annotation inplace.kubernetes.io/template-sync on web is not valid JSON; remove it after checking "
-                  "the owner's pause/update strategy by hand"),
-    ("[]", "annotation inplace.kubernetes.io/template-sync on web has no target images"),
-    ('"text"', "annotation inplace.kubernetes.io/template-sync on web has no target images"),
-    ('{"paused": true}', "annotation inplace.kubernetes.io/template-sync on web has no target images"),
-    ('{"target": ["web"]}', "annotation inplace.kubernetes.io/template-sync on web has no target images"),
+def take_over(plural, record, spec=None):
+    body = {"metadata": {"annotations": {SYNC_ANNOTATION: dict(record, target={"app": NEW})}}}
+    if spec is not None:
+        body["spec"] = spec
+    return ["PATCH", plural + "/web", body]
+
+
+def held_recipe(kind, strategy, hold):
+    """A StatefulSet's or DaemonSet's row: hold (``hold``, the spec the take-over writes besides the record) ->
+    template -> every pod labelled with the new revision -> ``strategy`` restored."""
+    plural = kind.lower() + "s"
+    writes = [take_over(plural, {"updateStrategy": strategy}, hold), ["PATCH", plural + "/web", TEMPLATE_OPS]]
+    writes += [["PATCH", "pods/web-%d" % i, {"metadata": {"labels": {REVISION_LABEL: "{revision}"}}}] for i in range(3)]
+    writes += [["PATCH", plural + "/web", [DROP_RECORD, "replace /spec/updateStrategy=" + json.dumps(strategy, sort_keys=True)]]]
+    return kind, strategy, writes, strategy
+
+
+# kind, its update strategy, the writes in order, the update strategy it is left with
+RECIPES = [
+    # pause -> the current ReplicaSet's template -> the Deployment's -> unpause -> the record copied onto the
+    # ReplicaSet removed; no new ReplicaSet (checked below).
+    ("Deployment", None, [
+        take_over("deployments", {"paused": False}, {"paused": True}),
+        ["PATCH", "replicasets/{rs}", TEMPLATE_OPS],
+        ["PATCH", "deployments/web", TEMPLATE_OPS],
+        ["PATCH", "deployments/web", {"metadata": {"annotations": {SYNC_ANNOTATION: None}}, "spec": {"paused": False}}],
+        ["PATCH", "replicasets/{rs}", [DROP_RECORD]],
+    ], None),
+    # The StatefulSet's hold is partition = replicas (the revision: status.updateRevision) ...
+    held_recipe("StatefulSet", STS_ROLLING, {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 3}}}),
+    # ... the DaemonSet's OnDelete (the revision: the newest ControllerRevision's hash) ...
+    held_recipe("DaemonSet", DS_ROLLING, {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}),
+    # ... and on OnDelete of their own, the record is the take-over's only write.
+    held_recipe("StatefulSet", ON_DELETE, None),
+    held_recipe("DaemonSet", ON_DELETE, None),
+]
+
+
+@pytest.mark.parametrize("kind, strategy, writes, restored", RECIPES)
+def test_a_recipe_syncs_the_template_and_recreates_no_pod(fake_kube, kind, strategy, writes, restored):
+    workload = upgraded_in_place(fake_kube, kind, strategy)
+    replicasets = list(fake_kube.of_kind("ReplicaSet"))
+    uids = dict((name, pod["metadata"]["uid"]) for name, pod in fake_kube.pods.items())
+    sync = TemplateSync(fake_kube, workload, {"app": NEW}, time.monotonic() + 10)
+
+    steps = sync.run()
+
+    assert sync.wrote is True and steps == sync.steps
+    # The hold is given back only after the controller's proof.
+    proved = [i for i, step in enumerate(steps) if step.startswith("the controller proved it sees the synced objects")]
+    restored_at = [i for i, step in enumerate(steps) if step.startswith("restored ")]
+    assert len(proved) == len(restored_at) == 1 and proved < restored_at
+    assert written(fake_kube) == expected(writes, rs=(replicasets or ["-"])[0], revision=fake_kube.revision())
+    owner = fake_kube.owner()
+    assert owner["spec"]["template"]["spec"]["containers"] == [{"name": "app", "image": NEW}]
+    assert SYNC_ANNOTATION not in (owner["metadata"].get("annotations") or {})
+    assert owner["spec"].get("updateStrategy") == restored and not owner["spec"].get("paused")
+    # No pod recreated, no new ReplicaSet; the one there is holds the new template, without the record.
+    assert fake_kube.recreated == [] and fake_kube.new_replicasets == []
+    assert dict((name, pod["metadata"]["uid"]) for name, pod in fake_kube.pods.items()) == uids
+    assert list(fake_kube.of_kind("ReplicaSet")) == replicasets
+    for rs in fake_kube.of_kind("ReplicaSet").values():
+        assert rs["spec"]["template"]["spec"]["containers"] == [{"name": "app", "image": NEW}]
+        assert SYNC_ANNOTATION not in rs["metadata"]["annotations"]
+    if kind != "Deployment":
+        assert set(p["metadata"]["labels"][REVISION_LABEL] for p in fake_kube.pods.values()) == {fake_kube.revision()}
+
+
+@pytest.mark.parametrize("kind, held, message", [
+    # The barrier waits for the proof.
+    ("Deployment", {"paused": True}, "template sync of Deployment ns/web not finished: the controller has not proven "
+                                     "that it sees the synced objects (observedGeneration 1 < 3)"),
+    # The revision to label the pods with needs the controller to have observed the template first.
+    ("StatefulSet", {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 3}}},
+     "StatefulSet ns/web: the controller did not observe generation 3 in time. Template sync of StatefulSet ns/web "
+     "not finished: left with its update strategy held"),
+    ("DaemonSet", {"updateStrategy": {"type": "OnDelete"}},
+     "DaemonSet ns/web: the controller did not observe generation 3 in time. Template sync of DaemonSet ns/web "
+     "not finished: left with its update strategy held"),
 ])
-def test_bad_pending_sync(raw, message):
-    with pytest.raises(InplaceError) as exc:
-        pending_sync(owner(raw))
-    assert exc.value.msg == message
+def test_without_the_controller_the_hold_and_the_record_stay(fake_kube, kind, held, message):
+    workload = upgraded_in_place(fake_kube, kind)
+    fake_kube.controller_stopped = True
+    sync = TemplateSync(fake_kube, workload, {"app": NEW}, time.monotonic() + 0.3)
 
+    with pytest.raises(SyncHeld) as exc:
+        sync.run()
 
-def test_template_needs_sync():
-    assert template_needs_sync(Workload("Deployment", "web", "ns", owner=owner()), {"web": "nginx:1.20"}) is True
-    assert template_needs_sync(Workload("Deployment", "web", "ns", owner=owner()), {"web": "docker.io/library/nginx:1.19"}) is False
-    resumed = owner(json.dumps({"target": {"web": "nginx:1.19"}}))
-    assert template_needs_sync(Workload("Deployment", "web", "ns", owner=resumed), {"web": "nginx:1.19"}) is True
-    assert template_needs_sync(Workload(None, None, "ns"), {"web": "nginx:1.20"}) is False
-
-
-@pytest.mark.parametrize("key, expected", [
-    ("inplace.kubernetes.io/template-sync", "inplace.kubernetes.io~1template-sync"),
-    ("a~b/c", "a~0b~1c"),
-])
-def test_escape(key, expected):
-    assert _escape(key) == expected
-
-
-def dep(generation=5, observed=5, replicas=4, updated=4):
-    return {"metadata": {"name": "web", "generation": generation}, "spec": {"replicas": replicas},
-            "status": {"observedGeneration": observed, "updatedReplicas": updated}}
-
-
-def rs(name="web-1", replicas=4, status=None, image="nginx:1.20", hash_label="abc"):
-    return {"metadata": {"name": name},
-            "spec": {"replicas": replicas, "template": {
-                "metadata": {"labels": {"app": "web", "pod-template-hash": hash_label}},
-                "spec": {"containers": [{"name": "web", "image": image}]}}},
-            "status": {"replicas": replicas if status is None else status}}
-
-
-@pytest.mark.parametrize("obj, generation, replicaset, missing", [
-    (dep(), 5, rs(), None),
-    (dep(observed=6), 5, rs(), None),
-    (dep(observed=4), 5, rs(), "observedGeneration 4 < 5"),
-    # The controller's cache has not seen the ReplicaSet patch: no ReplicaSet matches, updatedReplicas 0.
-    (dep(updated=0), 5, rs(), "updatedReplicas 0, spec.replicas 4, ReplicaSet web-1 replicas 4"),
-    # Being scaled: the proof waits for all three to agree.
-    (dep(replicas=5), 5, rs(), "updatedReplicas 4, spec.replicas 5, ReplicaSet web-1 replicas 4"),
-    (dep(), 5, rs(replicas=3), "updatedReplicas 4, spec.replicas 4, ReplicaSet web-1 replicas 3"),
-    ({"metadata": {}, "spec": {}, "status": {}}, 1, rs(), "observedGeneration 0 < 1"),
-])
-def test_deployment_proof(obj, generation, replicaset, missing):
-    assert hold_proof("Deployment", obj, generation, replicaset) == missing
-
-
-def test_deployment_proof_mid_rollout():
-    """allow_mid_rollout: other ReplicaSets still hold pods, so only the current ReplicaSet's count must match."""
-    assert hold_proof("Deployment", dep(replicas=4, updated=2), 5, rs(replicas=2), mid_rollout=True) is None
-    assert hold_proof("Deployment", dep(replicas=4, updated=0), 5, rs(replicas=2), mid_rollout=True) == \
-        "updatedReplicas 0, spec.replicas 4, ReplicaSet web-1 replicas 2"
-    assert hold_proof("Deployment", dep(replicas=4, updated=2), 5, rs(replicas=2)) == \
-        "updatedReplicas 2, spec.replicas 4, ReplicaSet web-1 replicas 2"
-
-
-def sts(updated=3, current="r1", update="r2", replicas=3, observed=2):
-    return {"spec": {"replicas": replicas}, "status": {"observedGeneration": observed, "updatedReplicas": updated,
-                                                       "currentRevision": current, "updateRevision": update}}
-
-
-@pytest.mark.parametrize("obj, on_delete, missing", [
-    (sts(current="r2"), False, None),
-    (sts(updated=2, current="r2"), False, "updatedReplicas 2 of 3"),
-    (sts(), False, "currentRevision r1 != updateRevision r2"),
-    # A StatefulSet on OnDelete of its own: 1.32's completeRollingUpdate never moves currentRevision.
-    (sts(), True, None),
-    (sts(observed=1, current="r2"), False, "observedGeneration 1 < 2"),
-])
-def test_statefulset_proof(obj, on_delete, missing):
-    assert hold_proof("StatefulSet", obj, 2, original_on_delete=on_delete) == missing
-
-
-@pytest.mark.parametrize("status, missing", [
-    ({"observedGeneration": 3, "updatedNumberScheduled": 2, "desiredNumberScheduled": 2}, None),
-    ({"observedGeneration": 3, "updatedNumberScheduled": 1, "desiredNumberScheduled": 2}, "updatedNumberScheduled 1 of 2"),
-    ({"observedGeneration": 2, "updatedNumberScheduled": 2, "desiredNumberScheduled": 2}, "observedGeneration 2 < 3"),
-    # seen on 1.32 right after a controller-manager stall: both nodes tainted unreachable, so 0 of 0 "updated"
-    ({"observedGeneration": 3, "desiredNumberScheduled": 0, "numberMisscheduled": 2},
-     "numberMisscheduled 2 (pods on nodes the controller does not count, e.g. tainted not-ready)"),
-])
-def test_daemonset_proof(status, missing):
-    assert hold_proof("DaemonSet", {"spec": {}, "status": status}, 3) == missing
-
-
-def pod(name, image, deleting=False):
-    metadata = {"name": name}
-    if deleting:
-        metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    return {"metadata": metadata, "spec": {"containers": [{"name": "web", "image": image}]}}
-
-
-def test_stale_reason():
-    state = {"target": {"web": "nginx:1.20"}}
-    assert stale_reason(state, [pod("a", "nginx:1.20"), pod("b", "docker.io/library/nginx:1.20")]) is None
-    assert stale_reason(state, [pod("a", "nginx:1.20"), pod("b", "nginx:1.19", deleting=True)]) is None
-    assert stale_reason(state, [pod("b", "nginx:1.19"), pod("a", "nginx:1.19")]) == \
-        "pods a, b do not run its target web=nginx:1.20"
-    assert stale_reason(state, []) is None
-
-
-def test_target_template_changes_only_images():
-    template = rs(image="nginx:1.19")["spec"]["template"]
-    result = target_template(template, {"web": "nginx:1.20"})
-    assert result["spec"]["containers"] == [{"name": "web", "image": "nginx:1.20"}]
-    assert result["metadata"] == template["metadata"]
-    assert template["spec"]["containers"][0]["image"] == "nginx:1.19", "the input is not modified"
-    assert target_template(template, {"web": "nginx:1.19"}) == template
-
-
-def test_older_matches():
-    target = rs(image="nginx:1.19", hash_label="new")["spec"]["template"]
-    current = rs("web-cur", image="nginx:1.20")
-    empty = rs("web-old", replicas=0, image="nginx:1.19", hash_label="old")
-    other = rs("web-other", replicas=0, image="nginx:1.18")
-    # A downgrade to the images an empty old revision holds: delete it (the hash label is ignored).
-    assert older_matches(target, [current, empty, other], "web-cur", {"web-cur": 4}) == ([empty], [])
-    # Scaled to 0 but its status still counts pods, or pods still owned: blocks.
-    draining = rs("web-old", replicas=0, status=1, image="nginx:1.19")
-    assert older_matches(target, [current, draining], "web-cur", {}) == ([], [draining])
-    assert older_matches(target, [current, empty], "web-cur", {"web-old": 1}) == ([], [empty])
-    running = rs("web-old", replicas=2, image="nginx:1.19")
-    assert older_matches(target, [current, running], "web-cur", {}) == ([], [running])
-    # The current ReplicaSet itself never counts.
-    assert older_matches(rs("web-cur")["spec"]["template"], [current], "web-cur", {}) == ([], [])
+    assert exc.value.msg.startswith(message)
+    assert exc.value.details["template_sync_steps"] == sync.steps
+    owner = fake_kube.owner()
+    assert dict((k, owner["spec"].get(k)) for k in held) == held
+    assert json.loads(owner["metadata"]["annotations"][SYNC_ANNOTATION])["target"] == {"app": NEW}
+    assert owner["spec"]["template"]["spec"]["containers"] == [{"name": "app", "image": NEW}]
+    assert fake_kube.recreated == [] and fake_kube.new_replicasets == []
 
 
 @pytest.mark.parametrize("kind, spec, state, held", [
@@ -196,4 +176,4 @@ def test_older_matches():
 ])
 def test_held(kind, spec, state, held):
     sync = TemplateSync(None, Workload(kind, "web", "ns", owner={"metadata": {"name": "web"}, "spec": spec}), {}, 0)
-    assert sync._held(spec, state) is held
+    assert sync.recipe.held(spec, state) is held

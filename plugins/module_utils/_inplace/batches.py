@@ -199,9 +199,17 @@ class Batches(object):
             elif outcome["result"] == "current":
                 progress.entries[name].update(state=states.CURRENT)
             else:
+                reason = outcome["reason"]
+                if outcome.get("resize"):
+                    # The resize landed before the image patch was refused: on_failure undoes the resize
+                    # (and only it: the images someone else set are not this run's to put back).
+                    touched.append(dict(outcome, changes=[], spec_only={}, baseline=baseline_of(outcome["pod"], {})))
+                    mode = self.params.get("on_failure") or "rollback"
+                    reason += "; its resize had landed (%s)" % (
+                        "left as it is, on_failure=stop" if mode == "stop" else "undone by on_failure=" + mode)
                 progress.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=False,
-                                                   state=outcome["result"], reason=outcome["reason"])
-                errors.append("%s: %s" % (name, outcome["reason"]))
+                                                   state=outcome["result"], reason=reason)
+                errors.append("%s: %s" % (name, reason))
         progress.batch_touched.extend(touched)
         waited = self.wait(expectations, workload, on_done=self._upgraded(targets))
         failed = self.settle(waited, [e.name for e in expectations], states.UPGRADED)

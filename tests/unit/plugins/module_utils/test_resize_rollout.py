@@ -132,3 +132,22 @@ def test_a_cluster_without_the_resize_subresource_is_refused_before_any_write(fa
         Rollout(kube, params()).run()
     assert "does not serve the pods/resize subresource" in err.value.msg and "v1.32.13" in err.value.msg
     assert [m for m, p in fake_kube.calls if m != "GET"] == []
+
+
+@pytest.mark.parametrize("on_failure, web1_after, web1_state", [("rollback", SMALL, states.ROLLED_BACK), ("stop", BIG, states.CONFLICT)])
+def test_a_resize_that_landed_before_its_image_patch_was_refused_is_undone_with_the_batch(fake_kube, on_failure, web1_after,
+                                                                                          web1_state):
+    """Images and resources together: web-1 is resized, then someone else changes its image, so the guarded image
+    patch is refused. The resize is this run's write and on_failure undoes it (stop leaves it, and says so); the
+    other writer's image is not this run's to put back."""
+    kube = ResizingKube(fake_kube)
+    fake_kube.edit_before_patch["web-1"] = "registry.example.com/web:other"
+    with pytest.raises(InplaceError) as err:
+        Rollout(kube, params(batch_size=3, containers={"app": "registry.example.com/web:2"}, on_failure=on_failure)).run()
+    msg = err.value.msg
+    assert "changed concurrently" in msg and "its resize had landed" in msg, msg
+    assert spec_resources(kube)["web-1"] == web1_after
+    assert fake_kube.pods["web-1"]["spec"]["containers"][0]["image"] == "registry.example.com/web:other"
+    entry = dict((p["name"], p) for p in err.value.details["pods"])["web-1"]
+    assert entry["state"] == web1_state and "changed concurrently" in entry["reason"], entry
+    assert ("web-1" in err.value.details["rolled_back"]) is (on_failure == "rollback")

@@ -98,7 +98,7 @@ def resolve_targets(params, workload):
         if not record:
             raise InplaceError("%s %s/%s has no recorded upgrade (annotation %s) to roll back"
                                % (kind, namespace, params["name"], LAST_UPGRADE_ANNOTATION))
-        stale = stale_reason(record, current_images(workload.template_spec or {}), workload.pods)
+        stale = stale_reason(record, current_images(workload.template_spec or {}), workload.pods, workload.template_spec)
         if stale:
             raise InplaceError(
                 "%s %s/%s: the recorded upgrade (annotation %s, %s) no longer describes the workload: %s. It changed "

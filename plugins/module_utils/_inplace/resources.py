@@ -267,6 +267,25 @@ def previous_of(changes):
     return back
 
 
+def foreign_resources(recorded, spec, where):
+    """Why ``spec`` (a template's or a pod's) has CPU/memory that are neither the ``target`` nor the ``previous`` of
+    ``recorded`` (an upgrade record's ``resources``), ``""`` when every recorded value is one of them."""
+    target, previous = (recorded or {}).get("target") or {}, (recorded or {}).get("previous") or {}
+    for name in sorted(previous):
+        container, dummy = _container(spec, name)
+        if container is None:
+            continue
+        now = container.get("resources") or {}
+        for kind in KINDS:
+            for key, before in sorted(((previous[name] or {}).get(kind) or {}).items()):
+                value = (now.get(kind) or {}).get(key)
+                after = ((target.get(name) or {}).get(kind) or {}).get(key)
+                if not (same_quantity(value, before) or (after is not None and same_quantity(value, after))):
+                    return "%s container %s has %s.%s %s, neither the recorded target %s nor the previous %s" % (
+                        where, name, kind, key, value, after, before)
+    return ""
+
+
 def resources_text(wanted):
     """``app requests.cpu=250m limits.memory=256Mi`` for messages and events."""
     parts = []

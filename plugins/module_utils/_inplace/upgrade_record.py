@@ -8,7 +8,8 @@ Deployment controller copies a Deployment's annotations onto its ReplicaSets and
 undo`` copies a ReplicaSet's annotations back, so a record can come back long after the upgrade it
 describes. A record is trusted only while the owner's template and every pod run, per recorded
 container, its ``target`` or its ``previous`` image (a finished upgrade, or one that failed part-way);
-anything else means the workload changed since, and the record is refused as stale.
+anything else means the workload changed since, and the record is refused as stale. The same holds
+for the CPU/memory a record of ``resources`` holds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.images import same_image
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import current_images
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import foreign_resources
 
 LAST_UPGRADE_ANNOTATION = "inplace.kubernetes.io/last-upgrade"
 
@@ -46,10 +48,11 @@ def annotation_patch(record):
     return {"metadata": {"annotations": {LAST_UPGRADE_ANNOTATION: json.dumps(record, sort_keys=True)}}}
 
 
-def stale_reason(record, template_images, pods):
+def stale_reason(record, template_images, pods, template_spec=None):
     """Why ``record`` no longer describes the workload (``""`` when it does).
 
-    ``template_images`` are the owner's template images per container, ``pods`` the pod dicts.
+    ``template_images`` are the owner's template images per container, ``pods`` the pod dicts,
+    ``template_spec`` the owner's pod template spec (for the record's ``resources``: CPU/memory compared by value).
     A container the record has no ``target`` for (a record of an older release) is not checked.
     """
     previous = record.get("previous") or {}
@@ -71,4 +74,10 @@ def stale_reason(record, template_images, pods):
         reason = foreign(images, where)
         if reason:
             return reason
+    if record.get("resources"):
+        for spec, where in [(template_spec, "the pod template's")] + [
+                (pod.get("spec") or {}, "pod %s's" % pod["metadata"]["name"]) for pod in pods]:
+            reason = foreign_resources(record["resources"], spec, where) if spec is not None else ""
+            if reason:
+                return reason
     return ""

@@ -54,3 +54,32 @@ def test_a_pod_on_another_image_makes_the_record_stale():
 
 def test_a_record_without_target_is_not_refused():
     assert stale_reason({"previous": {"app": "nginx:1.18"}}, {"app": "nginx:1.25"}, []) == ""
+
+
+SIZED = {"time": "2026-01-01T00:00:00Z", "target": {}, "previous": {},
+         "resources": {"target": {"app": {"requests": {"cpu": "500m"}, "limits": {"memory": "512Mi"}}},
+                       "previous": {"app": {"requests": {"cpu": "250m"}, "limits": {"memory": "256Mi"}}}}}
+
+
+def sized(name, cpu, memory):
+    return {"metadata": {"name": name}, "spec": {"containers": [
+        {"name": "app", "image": "nginx:1.20", "resources": {"requests": {"cpu": cpu}, "limits": {"memory": memory}}}]}}
+
+
+@pytest.mark.parametrize("template, pods", [
+    (("500m", "512Mi"), [("500m", "512Mi"), ("0.5", "536870912")]),   # finished, one pod spelled by value
+    (("250m", "256Mi"), [("500m", "512Mi"), ("250m", "256Mi")]),      # failed part-way
+])
+def test_a_resources_record_is_trusted_while_everything_runs_its_target_or_previous(template, pods):
+    spec = sized("t", *template)["spec"]
+    assert stale_reason(SIZED, {"app": "nginx:1.20"}, [sized("p%d" % i, *p) for i, p in enumerate(pods)], spec) == ""
+
+
+@pytest.mark.parametrize("template, pods, where", [
+    (("1", "512Mi"), [("500m", "512Mi")], "the pod template's container app has requests.cpu 1"),
+    (("500m", "512Mi"), [("500m", "1Gi")], "pod p0's container app has limits.memory 1Gi"),
+])
+def test_a_resources_record_is_stale_once_someone_resized_since(template, pods, where):
+    spec = sized("t", *template)["spec"]
+    reason = stale_reason(SIZED, {"app": "nginx:1.20"}, [sized("p%d" % i, *p) for i, p in enumerate(pods)], spec)
+    assert reason.startswith(where) and "neither the recorded target" in reason, reason

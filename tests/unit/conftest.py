@@ -77,6 +77,8 @@ class FakeKube(object):
     ``(pod, image)`` in ``unpullable``, left waiting in ``ErrImagePull`` as the real kubelet reports it
     (the old, killed container's status). ``edit_before_patch`` (pod -> image) is someone else setting
     that image just before this client's patch. With ``dry_run`` (check mode) nothing changes.
+    :meth:`own` puts the pods under a DaemonSet ``web`` (a named workload); Leases are kept in ``leases`` (path ->
+    object) with resourceVersion checks, as the API server keeps them.
     """
 
     def __init__(self, pods=3, image="registry.example.com/web:1", namespace="ns"):
@@ -89,6 +91,24 @@ class FakeKube(object):
         self._serial = 0
         self.pods = dict((p["metadata"]["name"], p) for p in (self.pod("web-%d" % i, image) for i in range(pods)))
         self._restarting = set()
+        self.owner = None
+        self.leases = {}
+
+    def own(self):
+        """Make ``web-*`` the pods of DaemonSet ``ns/web`` (so runs can name their workload, and hold its lease)."""
+        self.owner = {"apiVersion": "apps/v1", "kind": "DaemonSet",
+                      "metadata": {"name": "web", "namespace": self.namespace, "uid": "uid-ds", "generation": 1,
+                                   "resourceVersion": "1", "annotations": {}},
+                      "spec": {"selector": {"matchLabels": {"app": "web"}},
+                               "updateStrategy": {"type": "RollingUpdate"},
+                               "template": {"metadata": {"labels": {"app": "web"}},
+                                            "spec": copy.deepcopy(self.pods["web-0"]["spec"])}},
+                      "status": {}}
+        del self.owner["spec"]["template"]["spec"]["nodeName"]
+        for pod in self.pods.values():
+            pod["metadata"]["ownerReferences"] = [{"kind": "DaemonSet", "name": "web", "uid": "uid-ds",
+                                                   "controller": True}]
+        return self
 
     def pod(self, name, image):
         self._serial += 1
@@ -136,6 +156,11 @@ class FakeKube(object):
     def get(self, path, query=None, deadline=None):
         self._record("GET", path)
         self._kubelet()
+        if "/leases/" in path or (self.owner and path.endswith("/daemonsets/web")):
+            found = self.leases.get(path) if "/leases/" in path else self.owner
+            if found is None:
+                raise ApiError("not found (404): %s" % path, status=404)
+            return copy.deepcopy(found)
         match = _POD_PATH.match(path)
         if match is None:
             if path.endswith("/poddisruptionbudgets"):
@@ -170,7 +195,35 @@ class FakeKube(object):
 
     def post(self, path, body, deadline=None):
         self._record("POST", path)
+        if path.endswith("/leases"):
+            full = path + "/" + body["metadata"]["name"]
+            if full in self.leases:
+                raise ApiError("conflict (409): lease exists", status=409)
+            if not self.dry_run:
+                self._serial += 1
+                self.leases[full] = copy.deepcopy(body)
+                self.leases[full]["metadata"].update(resourceVersion=str(self._serial), uid="uid-lease")
         return body
+
+    def request(self, method, path, body=None, **_):
+        """PUT and DELETE of a Lease, with its resourceVersion (a precondition, for DELETE) checked."""
+        self._record(method, path)
+        lease = self.leases.get(path)
+        version = (body.get("metadata") or {}).get("resourceVersion") or (body.get("preconditions") or {}).get(
+            "resourceVersion")
+        if lease is None:
+            raise ApiError("not found (404): %s" % path, status=404)
+        if version != lease["metadata"]["resourceVersion"]:
+            raise ApiError("conflict (409): %s" % path, status=409)
+        if self.dry_run:
+            return copy.deepcopy(body) if method == "PUT" else {}
+        if method == "DELETE":
+            del self.leases[path]
+            return {}
+        self._serial += 1
+        self.leases[path] = copy.deepcopy(body)
+        self.leases[path]["metadata"].update(resourceVersion=str(self._serial), uid="uid-lease")
+        return copy.deepcopy(self.leases[path])
 
     def watch(self, path, query, timeout_seconds):
         self._record("WATCH", path)

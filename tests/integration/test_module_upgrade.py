@@ -633,8 +633,10 @@ def test_the_lease_is_held_during_the_run_and_released_at_the_end_also_after_a_r
     assert result["plan"]["planned_batches"] == [[n] for n in sorted(before)]
 
     # A failed batch, rolled back in place: the lease is released after the rollback too.
-    faults(pull_fail=[UNPULLABLE])
-    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": UNPULLABLE},
+    # An unpullable image of its own: a node that pulled another test's once its faults were cleared keeps it.
+    bad = UNPULLABLE + "-lease"
+    faults(pull_fail=[bad])
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": bad},
                                        "batch_size": "1", "lease": {}, "on_failure": "rollback", "wait_timeout": 60})
     assert not res.ok
     msg = assert_clean_failure(res, result, "batch 1/2 failed", "rolled back 1 of 1 pods in place")

@@ -398,9 +398,11 @@ def test_an_unhealthy_workload_is_refused_before_any_write(k8s, cluster, namespa
     deployment(k8s, namespace, 3)
     # One pod not Ready (left on an image that cannot be pulled), as many as a batch of 1 takes down: the
     # run's one module call refuses before any write, unless inplace_upgrade_allow_unhealthy.
-    faults(pull_fail=[BAD])
+    # An unpullable image of its own: once faults are cleared a node that pulls it keeps it, and other tests'.
+    bad = BAD + "-unhealthy"
+    faults(pull_fail=[bad])
     sick = sorted(snapshot(k8s, namespace, SEL))[0]
-    broken = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": BAD}, "pods": [sick],
+    broken = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": bad}, "pods": [sick],
                                   "on_failure": "stop", "sync_template": False, "wait_timeout": 60})[0]
     assert not broken.ok, broken.describe()
     wait_for(lambda: not snapshot(k8s, namespace, SEL)[sick]["ready"], 60, message="pod %s not Ready" % sick)
@@ -416,6 +418,9 @@ def test_an_unhealthy_workload_is_refused_before_any_write(k8s, cluster, namespa
     assert pods_restarted(dict((n, p) for n, p in before.items() if n != sick), after) == []
     assert k8s.apps.read_namespaced_deployment("web", namespace).metadata.annotations == annotations
     assert_no_lease(k8s, namespace)
+    # Gone before the faults are cleared, so no node pulls the image afterwards.
+    k8s.apps.delete_namespaced_deployment("web", namespace)
+    wait_for(lambda: not snapshot(k8s, namespace, SEL), 60, message="the pods of web gone")
 
 
 # -- least privilege ---------------------------------------------------------------------------------

@@ -135,7 +135,12 @@ held_by_other:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.args import AUTH_ARG_SPEC, argument_spec
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.args import (
+    AUTH_ARG_SPEC,
+    LEASE_HOLD_SPEC,
+    argument_spec,
+    with_defaults,
+)
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.client import connect
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import check_dependencies
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
@@ -147,15 +152,13 @@ LEASE_ARG_SPEC = {
     "workload": {"type": "str"},
     "kind": {"type": "str", "default": "Deployment", "choices": ["Deployment", "StatefulSet", "DaemonSet"]},
     "namespace": {"type": "str", "default": "default"},
-    "holder": {"type": "str"},
-    "duration_seconds": {"type": "int", "default": 600},
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
 }
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(AUTH_ARG_SPEC, LEASE_ARG_SPEC),
+        argument_spec=argument_spec(AUTH_ARG_SPEC, LEASE_ARG_SPEC, with_defaults(LEASE_HOLD_SPEC, duration_seconds=600)),
         required_one_of=[("name", "workload")],
         supports_check_mode=True,
     )

@@ -178,6 +178,55 @@ options:
       - C(SIGINT) (Ctrl-C) and C(SIGTERM) to C(ansible-playbook) already stop the module with its worker.
     type: bool
     default: true
+  allow_unhealthy:
+    description:
+      - Start although as many of the selected pods as the largest batch (or more) are not Ready before the run (pods
+        an earlier run left restarting do not count). With V(false) such a start is refused before any write (and
+        before the lease is taken), with a message naming the pods; nothing is changed.
+    type: bool
+    default: true
+  max_batches:
+    description:
+      - Run only the first this many of the planned batches in this call; the others are left for later calls (which
+        name their pods with O(pods)). When batches are left, pods that appeared during the run are not caught up and
+        the template is not synced (the result's C(template_sync) says why).
+      - The role P(inplace.kubernetes.inplace_upgrade#role) plans and runs its first batch this way when health tasks
+        must run between batches.
+    type: int
+  lease:
+    description:
+      - Hold the workload's C(coordination.k8s.io/v1) Lease C(inplace-upgrade-<kind>-<name>) (the one
+        M(inplace.kubernetes.k8s_inplace_lease) takes), so that no two runs work on one workload at once. Needs O(name).
+      - The lease is taken after the read-only planning and before the first write, and only when there is something
+        to write; it is renewed between batches (and before the template sync) when what is left of it could run out
+        before the next chance; it is released at the end whatever happened, also after a failed batch and its
+        rollback, unless O(lease.release=false).
+      - A lease another holder has and that has not expired is refused before any write, with RV(held_by_other=true) and a
+        message naming the holder and the expiry; an expired one is taken over.
+      - In check mode no lease is taken; it is tried as a server-side dry run, so a lease another run holds is refused
+        in check mode too.
+      - Omitted, no lease is taken.
+    type: dict
+    suboptions:
+      holder:
+        description:
+          - Identity of this run (C(spec.holderIdentity)); give the RV(lease.holder) of an earlier call of the same run
+            to renew its lease instead of being refused by it.
+          - Defaults to C(<controller hostname>-<pid>-<random>).
+        type: str
+      duration_seconds:
+        description:
+          - How long the lease stays valid after it was taken or last renewed. A run that dies without releasing it
+            blocks other runs this long.
+          - Omitted, twice a batch's worst case (O(wait_timeout) + O(min_ready_seconds) + O(pause_seconds) + 60, for
+            the batch and its rollback) or O(sync_timeout) + 60, whichever is longer, plus 300 seconds.
+        type: int
+      release:
+        description:
+          - Release the lease at the end of this call. V(false) keeps it for later calls of the same run (pass
+            RV(lease.holder) to them).
+        type: bool
+        default: true
 notes:
   - Only fields that Kubernetes allows to change on a live pod are changed (container and init container images).
   - A sidecar (init container with C(restartPolicy=Always)) is restarted in place on an image change by kubelets 1.32
@@ -403,6 +452,61 @@ resources:
   returned: success
   type: dict
   sample: {app: {requests: {cpu: 500m, memory: 256Mi}, limits: {memory: 512Mi}}}
+plan:
+  description:
+    - The plan this call made before its first write, with the fields of
+      M(inplace.kubernetes.k8s_inplace_upgrade_info) (without C(disruption_budgets) and C(api_requests)), so one call
+      can plan, act and be reported on.
+  returned: when the workload was planned (also on failure)
+  type: dict
+  contains:
+    pods: {description: Each pod as planned (state before this call)., type: list, elements: dict, returned: always}
+    needs_upgrade: {description: Pods whose images or resources differ., type: list, elements: str, returned: always}
+    in_progress: {description: Pods an earlier run left restarting., type: list, elements: str, returned: always}
+    already_current: {description: Pods already on the targets., type: list, elements: str, returned: always}
+    spec_only: {description: Pods with a spec-only change., type: list, elements: str, returned: always}
+    skipped: {description: Mirror pods (never touched)., type: list, elements: str, returned: always}
+    not_ready: {description: Pods not Ready when planned., type: list, elements: str, returned: always}
+    planned_batches: {description: The batches as lists of pod names., type: list, elements: list, returned: always}
+    template_images: {description: The owner's template images before the call., type: dict, returned: always}
+    template_current: {description: Whether the template was on the targets already., type: bool, returned: always}
+    pending_template_sync:
+      description: Whether an earlier run left a template sync to finish (finished first, before the plan was made).
+      type: bool
+      returned: always
+    last_upgrade: {description: The recorded last upgrade on the owner., type: dict, returned: always}
+lease:
+  description: The workload's Lease as this call held it (O(lease)).
+  returned: when O(lease) is given
+  type: dict
+  contains:
+    holder: {description: The holder identity this call used; pass it to later calls of the same run., type: str, returned: always}
+    name: {description: Name of the Lease., type: str, returned: always}
+    duration_seconds: {description: The lease duration used., type: int, returned: always}
+    action:
+      description:
+        - V(acquired), V(took_over) (an expired lease of another holder), V(renewed) (this holder had it),
+          V(not_taken) (nothing to write, or check mode; see C(reason)), V(refused) (another holder has it),
+          V(lost) (taken over by another holder during the run, which then stopped).
+      type: str
+      returned: always
+    reason: {description: Why no lease was taken., type: str, returned: when RV(lease.action=not_taken)}
+    previous_holder: {description: The holder of the expired lease taken over., type: str, returned: when RV(lease.action=took_over)}
+    renewals: {description: How many times this call renewed the lease between batches., type: int, returned: always}
+    released:
+      description: V(released), V(absent), V(not_ours), or C(failed:) and why (the call warns; the lease expires by itself).
+      type: str
+      returned: when the call released (or tried to release) the lease
+    held: {description: Whether this holder still holds the lease after the call., type: bool, returned: always}
+    lease:
+      description: The Lease's C(name), C(namespace), C(holder), C(duration_seconds), C(acquire_time), C(renew_time),
+        C(expires) and C(transitions), as last taken or renewed (another holder's, when refused).
+      type: dict
+      returned: always
+held_by_other:
+  description: Set when the call was refused because another holder's lease has not expired (nothing was written).
+  returned: on failure
+  type: bool
 diff:
   description:
     - Images per pod (and of the template) before and after; with O(resources), C(resources) per pod and
@@ -415,6 +519,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.args import (
     AUTH_ARG_SPEC,
+    LEASE_HOLD_SPEC,
     PLAN_ARG_SPEC,
     TARGET_ARG_SPEC,
     TARGET_REQUIRED_ONE_OF,
@@ -438,6 +543,9 @@ UPGRADE_ARG_SPEC = {
     "allow_spec_only": {"type": "bool", "default": False},
     "events": {"type": "bool", "default": True},
     "stop_when_orphaned": {"type": "bool", "default": True},
+    "allow_unhealthy": {"type": "bool", "default": True},
+    "max_batches": {"type": "int"},
+    "lease": {"type": "dict", "options": argument_spec(LEASE_HOLD_SPEC, {"release": {"type": "bool", "default": True}})},
 }
 
 

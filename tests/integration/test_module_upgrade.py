@@ -583,3 +583,84 @@ def test_unknown_pod_name_in_pods_is_refused(k8s, cluster, namespace):
     assert not res.ok
     assert_clean_failure(res, result, "web-not-a-pod")
     assert resource_versions(k8s, namespace) == versions
+
+
+# -- the lease inside the module (issue 17) -------------------------------------------------------------
+
+LEASE_NAME = "inplace-upgrade-deployment-web"
+
+
+def leases_in(k8s, namespace):
+    from kubernetes import client
+    return client.CustomObjectsApi(k8s.api).list_namespaced_custom_object(
+        "coordination.k8s.io", "v1", namespace, "leases").get("items") or []
+
+
+def test_a_lease_another_run_holds_is_refused_with_nothing_written(k8s, cluster, namespace):
+    from kubernetes import client
+    two_container_deployment(k8s, namespace, replicas=2)
+    deployment_pods = snapshot(k8s, namespace, SEL)
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    client.CustomObjectsApi(k8s.api).create_namespaced_custom_object("coordination.k8s.io", "v1", namespace, "leases", {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": LEASE_NAME},
+        "spec": {"holderIdentity": "other-run-1", "leaseDurationSeconds": 600, "acquireTime": now, "renewTime": now}})
+    versions = settled_resource_versions(k8s, namespace)
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                       "lease": {}, "wait_timeout": 60})
+    assert not res.ok
+    assert_clean_failure(res, result, "another upgrade run holds Lease %s/%s: holder other-run-1" % (namespace, LEASE_NAME))
+    assert result["held_by_other"] is True and result["changed"] is False
+    assert result["lease"]["action"] == "refused" and result["lease"]["lease"]["holder"] == "other-run-1"
+    assert sorted(result["plan"]["needs_upgrade"]) == sorted(deployment_pods)
+    # Nothing written: no pod, no owner annotation, and the other run's lease untouched.
+    assert resource_versions(k8s, namespace) == versions
+    held = leases_in(k8s, namespace)
+    assert [(l["metadata"]["name"], l["spec"]["holderIdentity"]) for l in held] == [(LEASE_NAME, "other-run-1")]
+
+
+def test_the_lease_is_held_during_the_run_and_released_at_the_end_also_after_a_rolled_back_batch(
+        k8s, cluster, namespace, faults):
+    two_container_deployment(k8s, namespace, replicas=2)
+    before = snapshot(k8s, namespace, SEL)
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                       "batch_size": "1", "lease": {"holder": "run-a"}, "wait_timeout": 60})
+    assert res.ok, res.describe()
+    lease = result["lease"]
+    assert lease["action"] == "acquired" and lease["holder"] == "run-a" and lease["released"] == "released"
+    assert lease["lease"]["name"] == LEASE_NAME and lease["held"] is False
+    assert leases_in(k8s, namespace) == []
+    assert sorted(result["patched"]) == sorted(before)
+    assert result["plan"]["planned_batches"] == [[n] for n in sorted(before)]
+
+    # A failed batch, rolled back in place: the lease is released after the rollback too.
+    # An unpullable image of its own: a node that pulled another test's once its faults were cleared keeps it.
+    bad = UNPULLABLE + "-lease"
+    faults(pull_fail=[bad])
+    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": bad},
+                                       "batch_size": "1", "lease": {}, "on_failure": "rollback", "wait_timeout": 60})
+    assert not res.ok
+    msg = assert_clean_failure(res, result, "batch 1/2 failed", "rolled back 1 of 1 pods in place")
+    assert result["rolled_back"] == [result["plan"]["planned_batches"][0][0]], msg
+    assert result["lease"]["action"] == "acquired" and result["lease"]["released"] == "released"
+    assert leases_in(k8s, namespace) == []
+    wait_pods_ready(k8s.core, namespace, SEL, 2)
+    assert all(p["specImages"]["app"] == NEW for p in snapshot(k8s, namespace, SEL).values())
+
+
+def test_the_lease_kept_for_a_later_call_is_renewed_and_released_by_it(k8s, cluster, namespace):
+    two_container_deployment(k8s, namespace, replicas=2)
+    before = snapshot(k8s, namespace, SEL)
+    res, first = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                      "batch_size": "1", "max_batches": 1, "sync_template": False,
+                                      "lease": {"release": False}, "wait_timeout": 60})
+    assert res.ok, res.describe()
+    assert len(first["patched"]) == 1 and first["lease"]["held"] is True
+    held = leases_in(k8s, namespace)
+    assert [l["spec"]["holderIdentity"] for l in held] == [first["lease"]["holder"]]
+    assert held[0]["spec"]["leaseDurationSeconds"] == first["lease"]["duration_seconds"]
+    res, last = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                     "lease": {"holder": first["lease"]["holder"]}, "wait_timeout": 60})
+    assert res.ok, res.describe()
+    assert sorted(first["patched"] + last["patched"]) == sorted(before)
+    assert last["lease"]["action"] == "renewed" and last["lease"]["released"] == "released"
+    assert last["template_synced"] is True and leases_in(k8s, namespace) == []

@@ -317,7 +317,10 @@ def test_role_and_playbook_pass_resources_through(k8s, namespace, tmp_path):
     assert_resized(k8s, namespace, SEL, "app", BIG)
     res, report = run_role(cluster, role_vars, tmp_path)
     assert res.ok, res.describe()
-    assert module_results(res) == [] and report["outcome"] == "nothing_to_do", report
+    # Nothing to do: the run's one module call plans, patches and resizes nothing, takes no lease.
+    again = module_results(res)
+    assert len(again) == 1 and again[0]["changed"] is False and again[0]["patched"] == [], again
+    assert again[0]["lease"]["action"] == "not_taken" and report["outcome"] == "nothing_to_do", report
 
     inventory = tmp_path / "clusters.yml"
     inventory.write_text(yaml.safe_dump({"all": {"hosts": {"local-cluster": {

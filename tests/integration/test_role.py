@@ -11,7 +11,7 @@ import threading
 import yaml
 
 from helpers import ReadinessWatcher, create_deployment, resource_versions, snapshot, wait_for
-from module_helpers import UNPULLABLE, wait_deployment_settled
+from module_helpers import UNPULLABLE, run_module, wait_deployment_settled
 from playbook import REPO_ROOT, run_playbook
 from role_helpers import (
     LEASE,
@@ -99,11 +99,14 @@ def test_batches_never_exceed_batch_size_in_one_module_call_and_rerun_is_a_noop(
     assert all(p["state"] == "upgraded" for p in report["pods"])
     assert_no_lease(k8s, namespace)
 
-    # Again: nothing to do, nothing changed, no upgrade call.
+    # Again: nothing to do, nothing changed: the run's one module call plans, patches nothing, takes no lease.
     versions = resource_versions(k8s, namespace)
     res2, report2 = run_role(cluster, base_vars(namespace, batch_size=2), tmp_path)
     assert res2.ok, res2.describe()
-    assert module_results(res2) == [] and module_results(res2, LEASE) == []
+    again = module_results(res2)
+    assert len(again) == 1 and again[0]["changed"] is False and again[0]["patched"] == [], again
+    assert again[0]["batches"] == [] and again[0]["template_sync_steps"] == []
+    assert again[0]["lease"]["action"] == "not_taken" and module_results(res2, LEASE) == []
     assert report2["outcome"] == "nothing_to_do" and sorted(report2["already_current"]) == sorted(before)
     assert not [r for r in res2.records if r["result"].get("changed")], [
         r["task"] for r in res2.records if r["result"].get("changed")]
@@ -344,10 +347,80 @@ def test_stale_lease_is_taken_over(k8s, cluster, namespace, tmp_path):
     create_lease(k8s, namespace, "inplace-upgrade-deployment-web", "dead-controller-1-abc", stale, 60)
     res, report = run_role(cluster, base_vars(namespace), tmp_path)
     assert res.ok, res.describe()
-    taken = module_results(res, LEASE)[0]
+    taken = module_results(res)[0]["lease"]
     assert taken["action"] == "took_over" and taken["previous_holder"] == "dead-controller-1-abc"
     wait_all_ready_on(k8s, namespace, [NEW], 2)
     assert_no_lease(k8s, namespace)
+
+
+# -- module calls per run (issue 17: the role's fixed cost) ------------------------------------------
+
+
+def collection_calls(res):
+    """The inplace.kubernetes.* module invocations of a run, in order (a skipped task runs no module)."""
+    return [r["action"] for r in res.records if r["action"].startswith("inplace.kubernetes.") and r["status"] != "skipped"]
+
+
+def test_a_run_is_one_module_call_without_health_tasks_and_one_per_batch_plus_one_with_them(k8s, cluster, namespace,
+                                                                                            tmp_path):
+    deployment(k8s, namespace, 4)
+    before = snapshot(k8s, namespace, SEL)
+    res, report = run_role(cluster, base_vars(namespace, batch_size=2), tmp_path)
+    assert res.ok, res.describe()
+    # Plan, lease, both batches, template sync and the lease's release: one call.
+    assert collection_calls(res) == [UPGRADE], collection_calls(res)
+    run = module_results(res)[0]
+    assert run["lease"]["action"] == "acquired" and run["lease"]["released"] == "released"
+    assert report["lease"]["holder"] == run["lease"]["holder"] and report["planned_batches"] == run["plan"]["planned_batches"]
+    assert report["outcome"] == "upgraded" and sorted(report["upgraded"]) == sorted(before)
+    assert "4 pods, 4 to upgrade in 2 batches (2+2)" in res.stdout and "one module call" in res.stdout
+    wait_all_ready_on(k8s, namespace, [NEW], 4)
+    assert_no_lease(k8s, namespace)
+
+    # With health tasks (back to the old image, 2 batches): a call per batch plus one to finish, under one lease.
+    res2, report2 = run_role(cluster, dict(base_vars(namespace, batch_size=2, health_tasks=health_tasks(tmp_path)),
+                                           inplace_upgrade_containers={"app": OLD}), tmp_path)
+    assert res2.ok, res2.describe()
+    assert collection_calls(res2) == [UPGRADE] * 3, collection_calls(res2)
+    calls = module_results(res2)
+    holders = set(c["lease"]["holder"] for c in calls)
+    assert len(holders) == 1 and [c["lease"]["action"] for c in calls] == ["acquired", "renewed", "renewed"]
+    assert [c["lease"]["held"] for c in calls] == [True, True, False] and calls[-1]["lease"]["released"] == "released"
+    assert "smoke test of batch 1/2" in res2.stdout and "smoke test of batch 2/2" in res2.stdout
+    assert report2["outcome"] == "upgraded" and [b["state"] for b in report2["batches"]] == ["done", "done"]
+    assert sorted(report2["upgraded"]) == sorted(before) and report2["template_synced"] is True
+    wait_all_ready_on(k8s, namespace, [OLD], 4)
+    assert k8s.apps.read_namespaced_deployment("web", namespace).spec.template.spec.containers[0].image == OLD
+    assert_no_lease(k8s, namespace)
+
+
+def test_an_unhealthy_workload_is_refused_before_any_write(k8s, cluster, namespace, tmp_path, faults):
+    deployment(k8s, namespace, 3)
+    # One pod not Ready (left on an image that cannot be pulled), as many as a batch of 1 takes down: the
+    # run's one module call refuses before any write, unless inplace_upgrade_allow_unhealthy.
+    # An unpullable image of its own: once faults are cleared a node that pulls it keeps it, and other tests'.
+    bad = BAD + "-unhealthy"
+    faults(pull_fail=[bad])
+    sick = sorted(snapshot(k8s, namespace, SEL))[0]
+    broken = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": bad}, "pods": [sick],
+                                  "on_failure": "stop", "sync_template": False, "wait_timeout": 60})[0]
+    assert not broken.ok, broken.describe()
+    wait_for(lambda: not snapshot(k8s, namespace, SEL)[sick]["ready"], 60, message="pod %s not Ready" % sick)
+    before = snapshot(k8s, namespace, SEL)
+    annotations = k8s.apps.read_namespaced_deployment("web", namespace).metadata.annotations
+    res, report = run_role(cluster, base_vars(namespace, batch_size=1), tmp_path)
+    assert not res.ok
+    msg = failure_message(res)
+    assert "is not healthy to begin with: 1 pods are not Ready (%s)" % sick in msg and "nothing was changed" in msg, msg
+    assert collection_calls(res) == [UPGRADE] and report["outcome"] == "failed"
+    after = snapshot(k8s, namespace, SEL)
+    assert {n: p["specImages"] for n, p in after.items()} == {n: p["specImages"] for n, p in before.items()}
+    assert pods_restarted(dict((n, p) for n, p in before.items() if n != sick), after) == []
+    assert k8s.apps.read_namespaced_deployment("web", namespace).metadata.annotations == annotations
+    assert_no_lease(k8s, namespace)
+    # Gone before the faults are cleared, so no node pulls the image afterwards.
+    k8s.apps.delete_namespaced_deployment("web", namespace)
+    wait_for(lambda: not snapshot(k8s, namespace, SEL), 60, message="the pods of web gone")
 
 
 # -- least privilege ---------------------------------------------------------------------------------

@@ -126,6 +126,7 @@ class FakeKube(object):
         self._serial = 0
         self.pods = dict((p["metadata"]["name"], p) for p in (self.pod("web-%d" % i, image) for i in range(pods)))
         self._restarting = set()
+        self.leases = {}  # path -> Lease, with resourceVersion checks as the API server keeps them
         self.objects = {}  # path -> owners, ReplicaSets, ControllerRevisions
         self.owner_path = None
         self.writes = []
@@ -357,6 +358,10 @@ class FakeKube(object):
     def get(self, path, query=None, deadline=None):
         self._record("GET", path)
         self._kubelet()
+        if "/leases/" in path:
+            if path not in self.leases:
+                raise ApiError("not found (404): %s" % path, status=404)
+            return copy.deepcopy(self.leases[path])
         self._controller()
         match = _POD_PATH.match(path)
         if path in self.objects:
@@ -413,7 +418,35 @@ class FakeKube(object):
 
     def post(self, path, body, deadline=None):
         self._record("POST", path, body)
+        if path.endswith("/leases"):
+            full = path + "/" + body["metadata"]["name"]
+            if full in self.leases:
+                raise ApiError("conflict (409): lease exists", status=409)
+            if not self.dry_run:
+                self._serial += 1
+                self.leases[full] = copy.deepcopy(body)
+                self.leases[full]["metadata"].update(resourceVersion=str(self._serial), uid="uid-lease")
         return body
+
+    def request(self, method, path, body=None, **_):
+        """PUT and DELETE of a Lease, with its resourceVersion (a precondition, for DELETE) checked."""
+        self._record(method, path, body)
+        lease = self.leases.get(path)
+        version = (body.get("metadata") or {}).get("resourceVersion") or (body.get("preconditions") or {}).get(
+            "resourceVersion")
+        if lease is None:
+            raise ApiError("not found (404): %s" % path, status=404)
+        if version != lease["metadata"]["resourceVersion"]:
+            raise ApiError("conflict (409): %s" % path, status=409)
+        if self.dry_run:
+            return copy.deepcopy(body) if method == "PUT" else {}
+        if method == "DELETE":
+            del self.leases[path]
+            return {}
+        self._serial += 1
+        self.leases[path] = copy.deepcopy(body)
+        self.leases[path]["metadata"].update(resourceVersion=str(self._serial), uid="uid-lease")
+        return copy.deepcopy(self.leases[path])
 
     def watch(self, path, query, timeout_seconds):
         """Pods: nothing (the caller re-reads). An object named by ``fieldSelector``: it once, as its controller left it."""

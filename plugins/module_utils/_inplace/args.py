@@ -55,11 +55,27 @@ WAIT_ARG_SPEC = {
 }
 
 
+# The lease a run holds (lease.py): options of the lease module, and suboptions of the upgrade module's
+# ``lease`` (where an omitted duration is worked out from the run, run_lease.py).
+LEASE_HOLD_SPEC = {
+    "holder": {"type": "str"},
+    "duration_seconds": {"type": "int"},
+}
+
+
 def argument_spec(*parts):
     """A fresh copy of the named spec parts merged together."""
     spec = {}
     for part in parts:
         spec.update(copy.deepcopy(part))
+    return spec
+
+
+def with_defaults(spec, **defaults):
+    """A fresh copy of ``spec`` with these options' defaults set."""
+    spec = copy.deepcopy(spec)
+    for option, value in defaults.items():
+        spec[option]["default"] = value
     return spec
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The batch loop: pause, stop checks (window, controller), PodDisruptionBudget chunks, patch, wait, settle;
+"""The batch loop: pause, lease renewal, stop checks (window, controller), PodDisruptionBudget chunks, patch, wait, settle;
 and the catch-up batches for pods that appeared during the run."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch 
 class Batches(object):
     """Runs batches of pods to ``targets``; a failed batch goes to ``rollback.on_failure``, which raises."""
 
-    def __init__(self, kube, params, progress, recorder, controller, rollback):
+    def __init__(self, kube, params, progress, recorder, controller, rollback, lease):
         self.kube = kube
         self.params = params
         self.namespace = params["namespace"]
@@ -33,6 +33,7 @@ class Batches(object):
         self.recorder = recorder
         self.controller = controller
         self.rollback = rollback
+        self.lease = lease  # run_lease.RunLease, renewed between batches
 
     def _discover(self):
         return discover_workload(self.kube, self.params)
@@ -41,12 +42,14 @@ class Batches(object):
         return plan_pods(self.params, workload, targets, self.progress.resources)
 
     def run(self, batches, done, count, workload, targets, by_name, plans, template_before):
-        """Batches ``done + 1 .. done + len(batches)`` of ``count``: pause between batches, stop when the
-        maintenance window has closed or the controller is gone, then patch and wait."""
+        """Batches ``done + 1 .. done + len(batches)`` of ``count``: pause between batches, renew the lease, stop
+        when the maintenance window has closed or the controller is gone, then patch and wait."""
         for offset, batch in enumerate(batches):
             index = done + offset
             if index and self.params.get("pause_seconds"):
                 time.sleep(self.params["pause_seconds"])
+            if index:
+                self.lease.renew()
             self._check_stop(index, count, batches[offset:], workload, plans, template_before, targets)
             self.progress.batch_touched = []
             self._run_batch(index, count, batch, workload, targets, by_name)

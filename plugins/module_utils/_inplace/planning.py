@@ -60,6 +60,14 @@ def validate(params, require_targets=True):
             raise InplaceError("%s must not be negative" % option)
     if params.get("sync_timeout") is not None and params["sync_timeout"] < 1:
         raise InplaceError("sync_timeout must be at least 1 second")
+    if params.get("max_batches") is not None and params["max_batches"] < 1:
+        raise InplaceError("max_batches must be at least 1")
+    lease = params.get("lease")
+    if lease is not None:
+        if not params.get("name"):
+            raise InplaceError("lease needs name: the Lease belongs to the workload")
+        if lease.get("duration_seconds") is not None and lease["duration_seconds"] < 1:
+            raise InplaceError("lease duration_seconds must be at least 1, got %s" % lease["duration_seconds"])
 
 
 def parse_not_after(value):
@@ -220,14 +228,21 @@ def describe(kube, params):
     plans = plan_pods(params, workload, targets, resources) if targets is not None else [
         {"name": p["metadata"]["name"], "pod": p, "changes": [], "resize": [], "spec_only": {},
          "status": states.READY if pod_ready(p) else states.NOT_READY, "reason": ""} for p in workload.pods]
+    result = {"changed": False}
+    result.update(summary(params, workload, plans, targets, resources))
+    result["disruption_budgets"] = disruption_budgets(kube, namespace, workload.pods) if workload.pods else []
+    result["api_requests"] = kube.requests
+    return result
+
+
+def summary(params, workload, plans, targets, resources):
+    """The plan as both modules report it (the info module's result, the upgrade module's ``plan``)."""
     todo = [p["name"] for p in to_do(plans, params)]
-    entries = [pod_entry(p["pod"], p["changes"], state=p["status"], reason=p["reason"]) for p in plans]
     return {
-        "changed": False,
-        "owner": owner_summary(workload, namespace),
+        "owner": owner_summary(workload, params["namespace"]),
         "targets": targets,
         "resources": resources,
-        "pods": entries,
+        "pods": [pod_entry(p["pod"], p["changes"], state=p["status"], reason=p["reason"]) for p in plans],
         "needs_upgrade": sorted(p["name"] for p in plans if p["changes"] or p["resize"]),
         "in_progress": states.names_in(plans, (states.IN_PROGRESS,), key="status"),
         "already_current": states.names_in(plans, (states.CURRENT,), key="status"),
@@ -240,9 +255,23 @@ def describe(kube, params):
             workload.template_spec, targets or {}) and not template_changes(workload, resources)),
         "pending_template_sync": bool(workload.owner and pending_sync(workload.owner)),
         "last_upgrade": recorded_upgrade(workload.owner),
-        "disruption_budgets": disruption_budgets(kube, namespace, workload.pods) if workload.pods else [],
-        "api_requests": kube.requests,
     }
+
+
+def check_healthy(plan, allowed):
+    """Refuse, before any write, to start on a workload with as many pods not Ready as a batch may take down
+    (pods an earlier run left restarting do not count: the run waits for them first)."""
+    unready = [name for name in plan["not_ready"] if name not in set(plan["in_progress"])]
+    budget = max([len(batch) for batch in plan["planned_batches"]] or [1])
+    if allowed or len(unready) < budget:
+        return
+    owner = plan["owner"]
+    what = "%s %s/%s" % (owner.get("kind"), owner.get("namespace"), owner.get("name")) if owner.get("kind") else \
+        "the pods of %s in %s" % (owner.get("selector"), owner.get("namespace"))
+    raise InplaceError(
+        "%s is not healthy to begin with: %d pods are not Ready (%s), as many as a batch (%d) may take down; nothing "
+        "was changed. Fix them first, or set allow_unhealthy (the role's inplace_upgrade_allow_unhealthy) to start "
+        "anyway." % (what, len(unready), ", ".join(unready), budget))
 
 
 def spec_only_containers(pod, targets):

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: inplace.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The upgrade itself, a short orchestrator: plan (planning.py), patch batch after batch and wait
-(batches.py), answer a failure (rollback.py), sync the template (template_sync.py), report (result.py)."""
+"""The upgrade itself, a short orchestrator: plan (planning.py), hold the workload's lease (run_lease.py), patch
+batch after batch and wait (batches.py), answer a failure (rollback.py), sync the template (template_sync.py),
+report (result.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.orphan
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patch import current_images, image_changes
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patching import patch_many, record_upgrade
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan import plan_batches
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planning import (
+    check_healthy,
     check_spec_only,
     check_workload,
     discover_workload,
@@ -24,6 +25,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planni
     plan_pods,
     resolve_targets,
     spec_only_containers,
+    summary,
     to_do,
     without,
 )
@@ -38,6 +40,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.result import Progress
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.rollback import Rollback
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.run_lease import RunLease
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import pending_sync, template_needs_sync
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.template_sync import TemplateSync
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import plan_baseline
@@ -57,12 +60,31 @@ class Rollout(object):
         self.controller = ControllerWatch(enabled=params.get("stop_when_orphaned", True) and not check_mode)
         self.progress = Progress(kube, params, diff_mode=diff_mode)
         self.rollback = Rollback(kube, params, self.progress, self.recorder)
-        self.batches = Batches(kube, params, self.progress, self.recorder, self.controller, self.rollback)
+        self.lease = RunLease(kube, params, check_mode=check_mode, warn=self.warn)
+        self.batches = Batches(kube, params, self.progress, self.recorder, self.controller, self.rollback, self.lease)
+        self.plan = None
 
     def run(self):
+        """The run; its result, or its failure's details, carry the ``plan`` and the ``lease`` (released here)."""
+        outcome = None
         try:
-            return self._run()
+            outcome = self._run()
+            return outcome
+        except InplaceError as exc:
+            outcome = exc.details
+            if self.plan is not None and "pods" not in outcome:
+                # Raised without the run's state (a check before the first write, the lease): add it.
+                progress = self.progress
+                for key, value in progress.result(changed=bool(progress.patched or progress.sync_steps)).items():
+                    outcome.setdefault(key, value)
+            raise
         finally:
+            lease = self.lease.end()
+            if outcome is not None:
+                if self.plan is not None:
+                    outcome.setdefault("plan", self.plan)
+                if lease is not None:
+                    outcome["lease"] = lease
             self.recorder.close()
 
     def _run(self):
@@ -70,6 +92,7 @@ class Rollout(object):
         workload = discover_workload(self.kube, params)
         if workload.owner and pending_sync(workload.owner) and not self.check_mode:
             # A previous run died in the middle of the template sync: finish it before anything else.
+            self.lease.take()
             self._run_sync(TemplateSync(self.kube, workload, {}, time.monotonic() + params.get("sync_timeout", 120)), workload)
             workload = discover_workload(self.kube, params)
         targets, resources = resolve_targets(params, workload), resolve_resources(params, workload)
@@ -79,12 +102,16 @@ class Rollout(object):
         check_workload(params, workload, targets, resources)
         plans = plan_pods(params, workload, targets, resources)
         todo = to_do(plans, params)
-        batches = plan_batches([p["name"] for p in todo], params.get("batch_size"), params.get("canary"),
-                               total=len(workload.pods))
+        self.plan = summary(params, workload, plans, targets, resources)
+        batches = self.plan["planned_batches"]
         by_name = dict((p["name"], p) for p in plans)
         sync_wanted = bool(params.get("sync_template", True) and workload.owner)
         template_before = current_images(workload.template_spec) if workload.owner else None
         check_spec_only(todo, params.get("allow_spec_only"))
+        if todo or self.plan["in_progress"] or (sync_wanted and template_needs_sync(workload, targets, resources)):
+            # Something to write: the last checks before the first write, then the lease.
+            check_healthy(self.plan, params.get("allow_unhealthy", True))
+            self.lease.take()
         for warning in ephemeral_warnings(todo):
             self.warn(warning)
 
@@ -99,10 +126,17 @@ class Rollout(object):
         for plan in plans:
             progress.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"], reason=plan["reason"])
         self._wait_in_progress(workload, targets, plans)
-        self.batches.run(batches, 0, len(batches), workload, targets, by_name, plans, template_before)
+        now = batches[:params["max_batches"]] if params.get("max_batches") else batches
+        self.batches.run(now, 0, len(batches), workload, targets, by_name, plans, template_before)
 
-        current = self.batches.catch_up(workload, targets, by_name, plans, len(batches), template_before)
-        synced = self._sync_template(workload, targets, sync_wanted, current)
+        if len(now) < len(batches):
+            # max_batches: the rest is for later calls; no catch-up, and the template waits for every pod.
+            synced = False
+            if sync_wanted:
+                self.progress.sync_reason = "%d batches left for later calls" % (len(batches) - len(now))
+        else:
+            current = self.batches.catch_up(workload, targets, by_name, plans, len(batches), template_before)
+            synced = self._sync_template(workload, targets, sync_wanted, current)
         if progress.patched:
             self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
                                  "%d pods upgraded in place to %s" % (len(progress.patched),
@@ -163,6 +197,7 @@ class Rollout(object):
         if not template_needs_sync(fresh, targets, progress.resources):
             return True
         before = len(progress.sync_steps)
+        self.lease.renew()
         self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + self.params.get("sync_timeout", 120),
                                     resources=progress.resources), fresh)
         steps = progress.sync_steps[before:]

@@ -10,7 +10,7 @@
 #   sanity-2.16, units-2.16:
 #                sanity and units on the oldest ansible-core that meta/runtime.yml claims (its newest
 #                patch, pinned in tests/requirements-oldest.txt; the name follows the pin)
-#   static:      ruff (lint) and mypy on plugins/, configured in pyproject.toml
+#   static:      ruff (lint and format check) and mypy on plugins/, configured in pyproject.toml
 #   units:       plain pytest of tests/unit, the staged collection importable from PYTHONPATH
 #   integration: every integration test on Kubernetes $K8S_VERSION (default: the newest pinned)
 #   soak:        the tests marked `slow` (issue 14's template-sync soak) on $K8S_VERSION
@@ -96,7 +96,7 @@ stage_sanity_oldest() { run_sanity "$VENV_OLDEST"; }
 stage_static() {
   # The tools are pinned in tests/requirements.txt; their configuration is pyproject.toml's. mypy runs in the
   # staged copy, where the imports' ansible_collections.inplace.kubernetes package path exists.
-  (cd "$STAGED" && ruff check --no-cache plugins && mypy --cache-dir "$BUILD/.mypy_cache")
+  (cd "$STAGED" && ruff check --no-cache plugins && ruff format --check --no-cache plugins && mypy --cache-dir "$BUILD/.mypy_cache")
 }
 
 stage_units() { run_units "$VENV" units; }

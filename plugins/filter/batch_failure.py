@@ -88,16 +88,36 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.failure_text import role_batch_failed
 
 
-def batch_failure(label, pods=None, phase="upgrade", on_failure="rollback", error="", failed_result=None, window_closed=False,
-                  not_after=None, left=None, undo_pods=None, undo_result=None):
+def batch_failure(
+    label,
+    pods=None,
+    phase="upgrade",
+    on_failure="rollback",
+    error="",
+    failed_result=None,
+    window_closed=False,
+    not_after=None,
+    left=None,
+    undo_pods=None,
+    undo_result=None,
+):
     if phase not in ("upgrade", "health"):
         raise AnsibleFilterError("batch_failure: phase must be upgrade or health, got %r" % (phase,))
-    return role_batch_failed(str(label), list(pods or []), phase, on_failure, error, failed_result=failed_result or {},
-                             window_closed=bool(window_closed), not_after=not_after, left=left, undo_pods=undo_pods,
-                             undo_result=undo_result or {})
+    return role_batch_failed(
+        str(label),
+        list(pods or []),
+        phase,
+        on_failure,
+        error,
+        failed_result=failed_result or {},
+        window_closed=bool(window_closed),
+        not_after=not_after,
+        left=left,
+        undo_pods=undo_pods,
+        undo_result=undo_result or {},
+    )
 
 
 class FilterModule(object):
-
     def filters(self):
         return {"batch_failure": batch_failure}

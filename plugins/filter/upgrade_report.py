@@ -100,6 +100,5 @@ def upgrade_report(plan, results=None, failed_result=None, rolled_back=None):
 
 
 class FilterModule(object):
-
     def filters(self):
         return {"upgrade_report": upgrade_report}

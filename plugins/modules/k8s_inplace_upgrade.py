@@ -560,8 +560,7 @@ def main():
     try:
         validate(module.params)
         kube = connect(module)
-        result = Rollout(kube, module.params, check_mode=module.check_mode, diff_mode=module._diff,
-                         warn=module.warn).run()
+        result = Rollout(kube, module.params, check_mode=module.check_mode, diff_mode=module._diff, warn=module.warn).run()
     except InplaceError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     module.exit_json(**result)

@@ -6,15 +6,29 @@
 from __future__ import annotations
 
 _GROUPS = {
-    "Pod": "/api/v1", "Event": "/api/v1", "Namespace": "/api/v1", "PersistentVolumeClaim": "/api/v1",
-    "Deployment": "/apis/apps/v1", "ReplicaSet": "/apis/apps/v1", "StatefulSet": "/apis/apps/v1",
-    "DaemonSet": "/apis/apps/v1", "ControllerRevision": "/apis/apps/v1",
-    "PodDisruptionBudget": "/apis/policy/v1", "Lease": "/apis/coordination.k8s.io/v1",
+    "Pod": "/api/v1",
+    "Event": "/api/v1",
+    "Namespace": "/api/v1",
+    "PersistentVolumeClaim": "/api/v1",
+    "Deployment": "/apis/apps/v1",
+    "ReplicaSet": "/apis/apps/v1",
+    "StatefulSet": "/apis/apps/v1",
+    "DaemonSet": "/apis/apps/v1",
+    "ControllerRevision": "/apis/apps/v1",
+    "PodDisruptionBudget": "/apis/policy/v1",
+    "Lease": "/apis/coordination.k8s.io/v1",
 }
 _PLURALS = {
-    "Pod": "pods", "Event": "events", "Deployment": "deployments", "ReplicaSet": "replicasets",
-    "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "ControllerRevision": "controllerrevisions",
-    "PodDisruptionBudget": "poddisruptionbudgets", "Lease": "leases", "PersistentVolumeClaim": "persistentvolumeclaims",
+    "Pod": "pods",
+    "Event": "events",
+    "Deployment": "deployments",
+    "ReplicaSet": "replicasets",
+    "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets",
+    "ControllerRevision": "controllerrevisions",
+    "PodDisruptionBudget": "poddisruptionbudgets",
+    "Lease": "leases",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
 }
 
 

@@ -19,13 +19,11 @@ AUTH_ARG_SPEC = {
     "validate_certs": {"type": "bool", "aliases": ["verify_ssl"], "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"])},
     "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
     "client_cert": {"type": "path", "aliases": ["cert_file"], "fallback": (env_fallback, ["K8S_AUTH_CERT_FILE"])},
-    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False,
-                   "fallback": (env_fallback, ["K8S_AUTH_KEY_FILE"])},
+    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False, "fallback": (env_fallback, ["K8S_AUTH_KEY_FILE"])},
     "proxy": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_PROXY"])},
     "no_proxy": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_NO_PROXY"])},
     "impersonate_user": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_IMPERSONATE_USER"])},
-    "impersonate_groups": {"type": "list", "elements": "str",
-                           "fallback": (env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])},
+    "impersonate_groups": {"type": "list", "elements": "str", "fallback": (env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])},
 }
 
 TARGET_ARG_SPEC = {

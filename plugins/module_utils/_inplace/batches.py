@@ -15,7 +15,13 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.patching import fresh_pods, patch_many
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.plan import plan_batches
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.planning import (
-    discover_workload, owner_summary, parse_not_after, plan_pods, spec_only_containers, without)
+    discover_workload,
+    owner_summary,
+    parse_not_after,
+    plan_pods,
+    spec_only_containers,
+    without,
+)
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.report import images_text, pod_entry
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize import expectation, target_text
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import DONE, FAILED, VANISHED, baseline_of, pod_generation
@@ -71,15 +77,13 @@ class Batches(object):
         for dummy in range(rounds):
             fresh = self._discover()
             self._reconcile(fresh)
-            new = [p for p in self._plan(fresh, targets) if p["pod"]["metadata"]["uid"] not in known
-                   and (p["changes"] or p["resize"])]
+            new = [p for p in self._plan(fresh, targets) if p["pod"]["metadata"]["uid"] not in known and (p["changes"] or p["resize"])]
             if not new or not catch_up:
                 return fresh
             for plan in new:
                 known.add(plan["pod"]["metadata"]["uid"])
                 by_name[plan["name"]] = plan
-                self.progress.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"],
-                                                                reason="appeared during the run")
+                self.progress.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"], reason="appeared during the run")
             extra = plan_batches([p["name"] for p in new], params.get("batch_size"), None, total=len(fresh.pods))
             count = done_batches + len(extra)
             self.run(extra, done_batches, count, fresh, targets, by_name, plans, template_before)
@@ -102,15 +106,14 @@ class Batches(object):
         if not closed and orphaned is None:
             return
         left = [name for batch in left_batches for name in batch]
-        result = self.progress.result(changed=bool(self.progress.patched), plans=plans, template_before=template_before,
-                                      owner=owner_summary(workload, self.namespace))
+        result = self.progress.result(
+            changed=bool(self.progress.patched), plans=plans, template_before=template_before, owner=owner_summary(workload, self.namespace)
+        )
         result["left"] = left
-        where = "before batch %d/%d: stopped between batches, %d pods left on the old images: %s" % (
-            index + 1, count, len(left), ", ".join(left))
+        where = "before batch %d/%d: stopped between batches, %d pods left on the old images: %s" % (index + 1, count, len(left), ", ".join(left))
         if closed:
             result["window_closed"] = True
-            raise InplaceError("maintenance window closed (not_after %s) %s" % (self.params["not_after"], where),
-                               **result)
+            raise InplaceError("maintenance window closed (not_after %s) %s" % (self.params["not_after"], where), **result)
         result["controller_gone"] = True
         message = "the Ansible controller that started this run is gone (process %d exited) %s" % (orphaned, where)
         self.recorder.record(workload.owner, workload.kind or "Pod", events.ABANDONED, message, warning=True)
@@ -124,8 +127,7 @@ class Batches(object):
             chunk = self._pdb_chunk(workload, remaining) if self.params.get("respect_pdb") else remaining
             remaining = [name for name in remaining if name not in set(chunk)]
             failed = self._run_chunk(chunk, workload, targets, by_name)
-        report = {"batch": index + 1, "of": count, "pods": batch, "seconds": round(time.monotonic() - started, 2),
-                  "state": "failed" if failed else "done"}
+        report = {"batch": index + 1, "of": count, "pods": batch, "seconds": round(time.monotonic() - started, 2), "state": "failed" if failed else "done"}
         self.progress.batch_reports.append(report)
         if failed:
             self.rollback.on_failure(index, count, workload, failed)
@@ -135,8 +137,7 @@ class Batches(object):
         """The first pods of ``names`` that the PodDisruptionBudgets allow to restart now; waits for a budget."""
         deadline = time.monotonic() + float(self.params.get("wait_timeout") or 300)
         while True:
-            fresh = list(fresh_pods(self.kube, self.namespace, workload,
-                                    [p["metadata"]["name"] for p in workload.pods]).values())
+            fresh = list(fresh_pods(self.kube, self.namespace, workload, [p["metadata"]["name"] for p in workload.pods]).values())
             budgets = disruption_budgets(self.kube, self.namespace, fresh)
             chunk = []
             used = dict((b["name"], 0) for b in budgets)
@@ -150,16 +151,19 @@ class Batches(object):
                     break
             if chunk:
                 if len(chunk) < len(names):
-                    self.progress.pdb_notes.append("PodDisruptionBudget(s) %s allowed %d of %d pods at once" % (
-                        ", ".join(sorted(b["name"] for b in budgets)), len(chunk), len(names)))
+                    self.progress.pdb_notes.append(
+                        "PodDisruptionBudget(s) %s allowed %d of %d pods at once" % (", ".join(sorted(b["name"] for b in budgets)), len(chunk), len(names))
+                    )
                 return chunk
             if time.monotonic() >= deadline:
-                blocking = ", ".join("%s (disruptionsAllowed=%s)" % (b["name"], b["disruptions_allowed"]) for b in budgets
-                                     if any(n in b["pods"] for n in names))
-                raise InplaceError("PodDisruptionBudget %s allowed no pod to restart within %ss; %d pods left: %s" % (
-                    blocking, self.params.get("wait_timeout"), len(names), ", ".join(names)),
-                    **self.progress.result(changed=bool(self.progress.patched),
-                                           owner=owner_summary(workload, self.namespace)))
+                blocking = ", ".join(
+                    "%s (disruptionsAllowed=%s)" % (b["name"], b["disruptions_allowed"]) for b in budgets if any(n in b["pods"] for n in names)
+                )
+                raise InplaceError(
+                    "PodDisruptionBudget %s allowed no pod to restart within %ss; %d pods left: %s"
+                    % (blocking, self.params.get("wait_timeout"), len(names), ", ".join(names)),
+                    **self.progress.result(changed=bool(self.progress.patched), owner=owner_summary(workload, self.namespace)),
+                )
             time.sleep(1.0)
 
     def _run_chunk(self, batch, workload, targets, by_name):
@@ -167,8 +171,7 @@ class Batches(object):
         deadline = time.monotonic() + float(self.params.get("wait_timeout") or 300) + 60
         # The guarded patch tests the uid and the images the plan was made from: a pod replaced, or changed by
         # someone else, since discovery is refused by the API server, never overwritten. No re-read is needed.
-        outcomes = patch_many(self.kube, self.namespace, [(by_name[name]["pod"], targets, progress.resources)
-                                                          for name in batch], deadline)
+        outcomes = patch_many(self.kube, self.namespace, [(by_name[name]["pod"], targets, progress.resources) for name in batch], deadline)
         patched_at = time.monotonic()
         touched, expectations, errors = [], [], []
         for outcome in outcomes:
@@ -187,16 +190,22 @@ class Batches(object):
                 if notes:
                     progress.spec_notes[name] = notes
                 if not waited and not outcome.get("resize"):
-                    progress.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True,
-                                                       state=states.SPEC_ONLY, reason=notes)
+                    progress.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True, state=states.SPEC_ONLY, reason=notes)
                     continue
-                progress.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=True,
-                                                   state=states.PATCHED,
-                                                   reason="; ".join(r for r in (outcome.get("reason", ""), notes) if r))
-                expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], waited, outcome["baseline"],
-                                                pod_generation(outcome["pod"]), patched_at,
-                                                resize=expectation(outcome["pod"], outcome.get("resize"),
-                                                                   progress.resources)))
+                progress.entries[name] = pod_entry(
+                    outcome["pod"], outcome["changes"], patched=True, state=states.PATCHED, reason="; ".join(r for r in (outcome.get("reason", ""), notes) if r)
+                )
+                expectations.append(
+                    Expectation(
+                        name,
+                        outcome["pod"]["metadata"]["uid"],
+                        waited,
+                        outcome["baseline"],
+                        pod_generation(outcome["pod"]),
+                        patched_at,
+                        resize=expectation(outcome["pod"], outcome.get("resize"), progress.resources),
+                    )
+                )
             elif outcome["result"] == "vanished":
                 progress.entries[name].update(state=states.VANISHED_POD, reason=outcome["reason"])
             elif outcome["result"] == "current":
@@ -208,10 +217,8 @@ class Batches(object):
                     # (and only it: the images someone else set are not this run's to put back).
                     touched.append(dict(outcome, changes=[], spec_only={}, baseline=baseline_of(outcome["pod"], {})))
                     mode = self.params.get("on_failure") or "rollback"
-                    reason += "; its resize had landed (%s)" % (
-                        "left as it is, on_failure=stop" if mode == "stop" else "undone by on_failure=" + mode)
-                progress.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=False,
-                                                   state=outcome["result"], reason=reason)
+                    reason += "; its resize had landed (%s)" % ("left as it is, on_failure=stop" if mode == "stop" else "undone by on_failure=" + mode)
+                progress.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=False, state=outcome["result"], reason=reason)
                 errors.append("%s: %s" % (name, reason))
         progress.batch_touched.extend(touched)
         waited = self.wait(expectations, workload, on_done=self._upgraded(targets))
@@ -222,15 +229,20 @@ class Batches(object):
         """Wait for the pods to be done (``{name: None}`` without ``wait``)."""
         if not self.params.get("wait", True) or not expectations:
             return dict((e.name, None) for e in expectations)
-        return wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300),
-                             selector=workload.selector, min_ready_seconds=self.params.get("min_ready_seconds") or 0,
-                             on_done=on_done)
+        return wait_for_pods(
+            self.kube,
+            self.namespace,
+            expectations,
+            float(self.params.get("wait_timeout") or 300),
+            selector=workload.selector,
+            min_ready_seconds=self.params.get("min_ready_seconds") or 0,
+            on_done=on_done,
+        )
 
     def _upgraded(self, targets):
         """The ``on_done`` of a batch's wait: the pod's Event is queued the moment the pod is seen done."""
         resources = self.progress.resources
-        message = ("changed in place: %s" % target_text(targets, resources) if resources else
-                   "containers restarted in place on %s" % images_text(targets))
+        message = "changed in place: %s" % target_text(targets, resources) if resources else "containers restarted in place on %s" % images_text(targets)
         return lambda name, pod: self.recorder.record(pod, "Pod", events.POD_UPGRADED, message)
 
     def settle(self, outcomes, names, done_state):

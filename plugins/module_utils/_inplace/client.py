@@ -47,30 +47,26 @@ def _load_configuration(params):
     context = params.get("context")
     host = params.get("host")
     explicit = host and (params.get("api_key") or params.get("username") or params.get("client_cert"))
-    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
-        "/var/run/secrets/kubernetes.io/serviceaccount/token")
+    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists("/var/run/secrets/kubernetes.io/serviceaccount/token")
     default_kubeconfig = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
     try:
         if isinstance(kubeconfig, dict):
-            kubernetes.config.load_kube_config_from_dict(
-                config_dict=kubeconfig, context=context, client_configuration=configuration, persist_config=False)
+            kubernetes.config.load_kube_config_from_dict(config_dict=kubeconfig, context=context, client_configuration=configuration, persist_config=False)
         elif kubeconfig:
             path = os.path.expanduser(kubeconfig)
             _check_kubeconfig_file(path)
-            kubernetes.config.load_kube_config(
-                config_file=path, context=context, client_configuration=configuration, persist_config=False)
+            kubernetes.config.load_kube_config(config_file=path, context=context, client_configuration=configuration, persist_config=False)
         elif explicit:
             pass
         elif context or (os.path.exists(default_kubeconfig) and not in_cluster):
             _check_kubeconfig_file(default_kubeconfig)
-            kubernetes.config.load_kube_config(
-                config_file=default_kubeconfig, context=context, client_configuration=configuration, persist_config=False)
+            kubernetes.config.load_kube_config(config_file=default_kubeconfig, context=context, client_configuration=configuration, persist_config=False)
         elif in_cluster:
             kubernetes.config.load_incluster_config(client_configuration=configuration)
         elif not host:
             raise InplaceError(
-                "no Kubernetes credentials: give kubeconfig (or K8S_AUTH_KUBECONFIG), or host with api_key, "
-                "or run inside a pod with a service account")
+                "no Kubernetes credentials: give kubeconfig (or K8S_AUTH_KUBECONFIG), or host with api_key, or run inside a pod with a service account"
+            )
     except InplaceError:
         raise
     except Exception as exc:  # ConfigException, YAML errors, bad base64 ... all mean a bad kubeconfig
@@ -172,8 +168,7 @@ class Kube(object):
 
     # -- plain requests ---------------------------------------------------------------------
 
-    def request(self, method, path, query=None, body=None, content_type="application/json",
-                write=None, deadline=None, retry_conflicts=False):
+    def request(self, method, path, query=None, body=None, content_type="application/json", write=None, deadline=None, retry_conflicts=False):
         """Send one request and return the decoded JSON body.
 
         Transient failures (connection errors, 429, 5xx) are retried with exponential backoff
@@ -197,15 +192,20 @@ class Kube(object):
             self._count()
             try:
                 response = self._pool.request(
-                    method, url, body=encoded, headers=self._headers(content_type if body is not None else None),
-                    timeout=urllib3.Timeout(connect=5.0, read=60.0), retries=False, preload_content=True)
+                    method,
+                    url,
+                    body=encoded,
+                    headers=self._headers(content_type if body is not None else None),
+                    timeout=urllib3.Timeout(connect=5.0, read=60.0),
+                    retries=False,
+                    preload_content=True,
+                )
             except urllib3.exceptions.HTTPError as exc:
                 if time.monotonic() + delay < give_up:
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
-                raise ApiError("cannot reach the Kubernetes API server at %s (%s %s): %s"
-                               % (self.host, method, path, _one_line(exc)), status=0) from exc
+                raise ApiError("cannot reach the Kubernetes API server at %s (%s %s): %s" % (self.host, method, path, _one_line(exc)), status=0) from exc
             self._contacted = True
             status = response.status
             if status < 400:
@@ -246,8 +246,8 @@ class Kube(object):
         self._count()
         try:
             response = self._pool.request(
-                "GET", url, headers=self._headers(), preload_content=False, retries=False,
-                timeout=urllib3.Timeout(connect=5.0, read=timeout_seconds + 15.0))
+                "GET", url, headers=self._headers(), preload_content=False, retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout_seconds + 15.0)
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise ApiError("cannot reach the Kubernetes API server at %s: %s" % (self.host, _one_line(exc)), status=0) from exc
         try:
@@ -295,17 +295,20 @@ def _is_test_failure(error, patch=False):
     message = (error.get("message") or "").lower()
     if "test failed" in message or "testing value" in message:
         return True
-    return bool(patch and error.get("code", 422) == 422 and error.get("reason") == "Invalid"
-                and not (error.get("details") or {}).get("causes")
-                and "rejected our request due to an error in our request" in message)
+    return bool(
+        patch
+        and error.get("code", 422) == 422
+        and error.get("reason") == "Invalid"
+        and not (error.get("details") or {}).get("causes")
+        and "rejected our request due to an error in our request" in message
+    )
 
 
 def _api_error(status, error, method, path):
     message = error.get("message") or error.get("reason") or "HTTP %d" % status
     reason = error.get("reason") or ""
     if _is_test_failure(error, method == "PATCH"):
-        return PreconditionFailed("%s %s: the object changed since it was read (%s)" % (method, path, message),
-                                  status=status, reason="Conflict")
+        return PreconditionFailed("%s %s: the object changed since it was read (%s)" % (method, path, message), status=status, reason="Conflict")
     if status == 401:
         text = "the API server rejected the credentials (401 Unauthorized) for %s %s" % (method, path)
     elif status == 403:

@@ -30,6 +30,7 @@ def kubernetes_client():
     """``(kubernetes, urllib3)``, imported now; raises ``ImportError`` when they are missing."""
     import kubernetes  # pylint: disable=import-outside-toplevel
     import urllib3  # pylint: disable=import-outside-toplevel
+
     return kubernetes, urllib3
 
 

@@ -58,6 +58,7 @@ def is_live(pod):
 
 def template_matches(a, b):
     """Compare two pod templates the way the deployment controller does (ignoring pod-template-hash)."""
+
     def strip(template):
         template = dict(template or {})
         metadata = dict(template.get("metadata") or {})
@@ -66,6 +67,7 @@ def template_matches(a, b):
         metadata["labels"] = labels
         template["metadata"] = metadata
         return template
+
     return strip(a) == strip(b)
 
 
@@ -94,8 +96,14 @@ class Workload(object):
         return self.owner.get("spec", {}).get("replicas", 1)
 
     def summary(self):
-        return {"kind": self.kind, "name": self.name, "namespace": self.namespace, "replicas": self.replicas,
-                "uid": (self.owner or {}).get("metadata", {}).get("uid"), "selector": self.selector}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "namespace": self.namespace,
+            "replicas": self.replicas,
+            "uid": (self.owner or {}).get("metadata", {}).get("uid"),
+            "selector": self.selector,
+        }
 
     def pod_replicasets(self):
         """``{ReplicaSet name: [pod names]}`` for the live pods of a Deployment."""
@@ -196,11 +204,16 @@ def disruption_budgets(kube, namespace, pods):
     items = kube.get(api_path("PodDisruptionBudget", namespace)).get("items") or []
     budgets = []
     for pdb in items:
-        covered = [p["metadata"]["name"] for p in pods
-                   if selector_matches(pdb.get("spec", {}).get("selector"), p["metadata"].get("labels"))]
+        covered = [p["metadata"]["name"] for p in pods if selector_matches(pdb.get("spec", {}).get("selector"), p["metadata"].get("labels"))]
         if covered:
             status = pdb.get("status") or {}
-            budgets.append({"name": pdb["metadata"]["name"], "disruptions_allowed": status.get("disruptionsAllowed", 0),
-                            "current_healthy": status.get("currentHealthy"), "desired_healthy": status.get("desiredHealthy"),
-                            "pods": covered})
+            budgets.append(
+                {
+                    "name": pdb["metadata"]["name"],
+                    "disruptions_allowed": status.get("disruptionsAllowed", 0),
+                    "current_healthy": status.get("currentHealthy"),
+                    "desired_healthy": status.get("desiredHealthy"),
+                    "pods": covered,
+                }
+            )
     return budgets

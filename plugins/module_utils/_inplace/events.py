@@ -41,15 +41,25 @@ def event_for(obj, kind, reason, message, warning=False, now=None):
     namespace = metadata.get("namespace")
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     return {
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": "%s.%s" % (metadata.get("name"), binascii.hexlify(os.urandom(8)).decode()),
-                     "namespace": namespace},
-        "involvedObject": {"kind": kind, "name": metadata.get("name"), "namespace": namespace,
-                           "uid": metadata.get("uid"), "apiVersion": _API_VERSIONS.get(kind, "v1"),
-                           "resourceVersion": metadata.get("resourceVersion")},
-        "reason": reason, "message": message[:1024], "type": "Warning" if warning else "Normal",
-        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
-        "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "%s.%s" % (metadata.get("name"), binascii.hexlify(os.urandom(8)).decode()), "namespace": namespace},
+        "involvedObject": {
+            "kind": kind,
+            "name": metadata.get("name"),
+            "namespace": namespace,
+            "uid": metadata.get("uid"),
+            "apiVersion": _API_VERSIONS.get(kind, "v1"),
+            "resourceVersion": metadata.get("resourceVersion"),
+        },
+        "reason": reason,
+        "message": message[:1024],
+        "type": "Warning" if warning else "Normal",
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
     }
 
 
@@ -79,8 +89,7 @@ class Recorder(object):
         if not self.enabled:
             return
         try:
-            self.kube.post(api_path("Event", event["metadata"]["namespace"]), event,
-                           deadline=time.monotonic() + POST_SECONDS)
+            self.kube.post(api_path("Event", event["metadata"]["namespace"]), event, deadline=time.monotonic() + POST_SECONDS)
             with self._lock:
                 self.posted += 1
         except ApiError as exc:

@@ -14,8 +14,7 @@ from __future__ import annotations
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError, PreconditionFailed
 
 
-def send_guarded(kube, pod, path, read_path, ops, deadline, key, changes, still_wanted, already_reason,
-                 conflict_reason, refused_reason=None):
+def send_guarded(kube, pod, path, read_path, ops, deadline, key, changes, still_wanted, already_reason, conflict_reason, refused_reason=None):
     """Send ``ops`` to ``path`` (the pod at ``read_path``): an outcome ``{name, result, pod, <key>: changes[, reason]}``.
 
     ``still_wanted(fresh)`` says whether the fresh pod still needs the change, ``conflict_reason(fresh)`` why it
@@ -32,13 +31,11 @@ def send_guarded(kube, pod, path, read_path, ops, deadline, key, changes, still_
                 return {"name": name, "result": "vanished", "reason": "pod was deleted", "pod": pod, key: changes}
             raise
         if fresh["metadata"].get("uid") != pod["metadata"].get("uid"):
-            return {"name": name, "result": "vanished", "pod": pod, key: changes,
-                    "reason": "pod was deleted (a new pod of the same name replaced it)"}
+            return {"name": name, "result": "vanished", "pod": pod, key: changes, "reason": "pod was deleted (a new pod of the same name replaced it)"}
         if not still_wanted(fresh):
             return {"name": name, "result": "patched", "pod": fresh, key: changes, "reason": already_reason}
         return {"name": name, "result": "conflict", "pod": fresh, key: changes, "reason": conflict_reason(fresh)}
     except ApiError as exc:
         if exc.status == 404:
             return {"name": name, "result": "vanished", "reason": "pod was deleted", "pod": pod, key: changes}
-        return {"name": name, "result": "error", "pod": pod, key: changes,
-                "reason": refused_reason(exc.msg) if refused_reason else exc.msg}
+        return {"name": name, "result": "error", "pod": pod, key: changes, "reason": refused_reason(exc.msg) if refused_reason else exc.msg}

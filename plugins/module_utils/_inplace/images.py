@@ -91,10 +91,11 @@ def parse_image(image):
     tag = None
     last = rest.rfind(":")
     if last > rest.rfind("/"):
-        rest, tag = rest[:last], rest[last + 1:]
+        rest, tag = rest[:last], rest[last + 1 :]
         if not _TAG_RE.match(tag):
-            raise InvalidImage("image %r has an invalid tag %r (letters, digits, '_', '.', '-', at most 128, "
-                               "not starting with '.' or '-')" % (_short(image), _short(tag)))
+            raise InvalidImage(
+                "image %r has an invalid tag %r (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')" % (_short(image), _short(tag))
+            )
     if not rest:
         raise InvalidImage("image %r has no repository name" % _short(image))
     if _IMAGE_ID_RE.match(rest):
@@ -112,14 +113,12 @@ def parse_image(image):
 
 
 def _short(text, limit=80):
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _split_domain(name):
     first, sep, remainder = name.partition("/")
-    if not sep or (
-        "." not in first and ":" not in first and first != "localhost" and first.lower() == first
-    ):
+    if not sep or ("." not in first and ":" not in first and first != "localhost" and first.lower() == first):
         domain, path = DEFAULT_DOMAIN, name
     else:
         domain, path = first, remainder

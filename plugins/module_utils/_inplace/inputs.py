@@ -24,9 +24,10 @@ def check_name(value, what, label=False):
         raise InplaceError("%s must be a non-empty string" % what)
     if len(value) > limit or not pattern.match(value):
         shown = value if len(value) <= 80 else value[:77] + "..."
-        raise InplaceError("%s %r is not a valid Kubernetes name: lowercase letters, digits and '-'%s, at most %d "
-                           "characters, starting and ending with a letter or digit"
-                           % (what, shown, "" if label else " or '.'", limit))
+        raise InplaceError(
+            "%s %r is not a valid Kubernetes name: lowercase letters, digits and '-'%s, at most %d "
+            "characters, starting and ending with a letter or digit" % (what, shown, "" if label else " or '.'", limit)
+        )
     return value
 
 
@@ -35,8 +36,7 @@ def check_targets(containers, image):
     if containers and image:
         raise InplaceError("give either containers or image, not both")
     if not containers and not image:
-        raise InplaceError("give containers (container name -> image), image, or resources (container name -> "
-                           "requests/limits of cpu and memory)")
+        raise InplaceError("give containers (container name -> image), image, or resources (container name -> requests/limits of cpu and memory)")
     problems = []
     for name, ref in sorted((containers or {}).items()):
         if not DNS1123_LABEL.match(str(name)) or len(str(name)) > 63:

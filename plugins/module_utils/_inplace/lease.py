@@ -88,8 +88,13 @@ def describe(lease):
 
 
 def _spec(holder, duration, acquired, renewed, transitions):
-    return {"holderIdentity": holder, "leaseDurationSeconds": int(duration), "acquireTime": format_time(acquired),
-            "renewTime": format_time(renewed), "leaseTransitions": int(transitions)}
+    return {
+        "holderIdentity": holder,
+        "leaseDurationSeconds": int(duration),
+        "acquireTime": format_time(acquired),
+        "renewTime": format_time(renewed),
+        "leaseTransitions": int(transitions),
+    }
 
 
 class LeaseLock(object):
@@ -123,11 +128,12 @@ class LeaseLock(object):
 
     def _explain(self, exc, verb):
         if exc.status == 403:
-            return InplaceError("cannot %s Lease %s/%s: %s (the role needs get, create, update and delete on "
-                                "leases.coordination.k8s.io in this namespace)" % (verb, self.namespace, self.name, exc.msg))
+            return InplaceError(
+                "cannot %s Lease %s/%s: %s (the role needs get, create, update and delete on "
+                "leases.coordination.k8s.io in this namespace)" % (verb, self.namespace, self.name, exc.msg)
+            )
         if exc.status == 404 and verb == "create":
-            return InplaceError("cannot create Lease %s/%s: %s (does the namespace exist?)" % (
-                self.namespace, self.name, exc.msg))
+            return InplaceError("cannot create Lease %s/%s: %s (does the namespace exist?)" % (self.namespace, self.name, exc.msg))
         return exc
 
     def _refuse(self, lease, now):
@@ -137,18 +143,22 @@ class LeaseLock(object):
         raise InplaceError(
             "another upgrade run holds Lease %s/%s: holder %s, renewed %s, valid until %s (%ds from now). "
             "Wait for it to finish; if that run is dead, the lease expires at %s and can then be taken over "
-            "(or delete the Lease by hand once you are sure)" % (
-                self.namespace, self.name, info["holder"], info["renew_time"], info["expires"], left, info["expires"]),
-            lease=info, held_by_other=True)
+            "(or delete the Lease by hand once you are sure)"
+            % (self.namespace, self.name, info["holder"], info["renew_time"], info["expires"], left, info["expires"]),
+            lease=info,
+            held_by_other=True,
+        )
 
     def acquire(self, _retry=True):
         now = self.clock()
         lease = self._get()
         if lease is None:
-            body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": self.name, "namespace": self.namespace,
-                                 "labels": {"app.kubernetes.io/managed-by": "inplace.kubernetes"}},
-                    "spec": _spec(self.holder, self.duration, now, now, 0)}
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.name, "namespace": self.namespace, "labels": {"app.kubernetes.io/managed-by": "inplace.kubernetes"}},
+                "spec": _spec(self.holder, self.duration, now, now, 0),
+            }
             try:
                 created = self.kube.post(api_path("Lease", self.namespace), body)
             except ApiError as exc:
@@ -180,11 +190,17 @@ class LeaseLock(object):
         return result
 
     def _write(self, lease, spec, action, changed):
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": self.name, "namespace": self.namespace,
-                             "resourceVersion": lease["metadata"]["resourceVersion"],
-                             "labels": (lease["metadata"].get("labels") or {})},
-                "spec": spec}
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "resourceVersion": lease["metadata"]["resourceVersion"],
+                "labels": (lease["metadata"].get("labels") or {}),
+            },
+            "spec": spec,
+        }
         try:
             written = self.kube.request("PUT", self.path, body=body)
         except ApiError as exc:
@@ -200,8 +216,11 @@ class LeaseLock(object):
         current = (lease.get("spec") or {}).get("holderIdentity") or ""
         if current != self.holder:
             return {"changed": False, "action": "not_ours", "lease": describe(lease)}
-        body = {"apiVersion": "v1", "kind": "DeleteOptions",
-                "preconditions": {"uid": lease["metadata"]["uid"], "resourceVersion": lease["metadata"]["resourceVersion"]}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "preconditions": {"uid": lease["metadata"]["uid"], "resourceVersion": lease["metadata"]["resourceVersion"]},
+        }
         if self.kube.dry_run:
             # With a DeleteOptions body the API server reads dryRun from the body, not from the query.
             body["dryRun"] = ["All"]

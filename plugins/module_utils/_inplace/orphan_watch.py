@@ -53,11 +53,10 @@ def controller_chain(pid=None, proc="/proc", limit=32):
             break
         chain.append((parent, current[1], _is_ansible(parent, proc)))
     last = max([index for index, entry in enumerate(chain) if entry[2]] or [-1])
-    return chain[:last + 1]
+    return chain[: last + 1]
 
 
 class ControllerWatch(object):
-
     def __init__(self, enabled=True, proc="/proc"):
         self.proc = proc
         self.chain = controller_chain(proc=proc) if enabled else []

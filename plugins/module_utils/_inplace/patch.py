@@ -51,8 +51,7 @@ def check_containers(spec, targets, what="the pods"):
     missing = sorted(name for name in targets if locate(spec, name) is None)
     if missing:
         raise InplaceError(
-            "container(s) %s not found in %s; they have: %s"
-            % (", ".join(missing), what, ", ".join(n for n in container_names(spec) if n) or "none")
+            "container(s) %s not found in %s; they have: %s" % (", ".join(missing), what, ", ".join(n for n in container_names(spec) if n) or "none")
         )
 
 
@@ -87,8 +86,8 @@ def image_patch(spec, targets, prefix="/spec", uid=None):
     changes = image_changes(spec, targets)
 
     def image_ops(path, change, dummy_container):
-        return [{"op": "test", "path": path + "/image", "value": change["before"]},
-                {"op": "replace", "path": path + "/image", "value": change["after"]}]
+        return [{"op": "test", "path": path + "/image", "value": change["before"]}, {"op": "replace", "path": path + "/image", "value": change["after"]}]
+
     return jsonpatch.JsonPatch(guarded_ops(spec, changes, image_ops, prefix, uid)), changes
 
 

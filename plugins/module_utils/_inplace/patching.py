@@ -60,11 +60,21 @@ def patch_images(kube, namespace, pod, targets, deadline):
 
     def conflict_reason(fresh):
         now = current_images(fresh.get("spec", {}))
-        return "changed concurrently (now %s); not overwritten" % ", ".join(
-            "%s=%s" % (c["name"], now.get(c["name"])) for c in changes)
-    return send_guarded(kube, pod, path, path, patch, deadline, "changes", changes,
-                        lambda fresh: image_changes(fresh.get("spec", {}), targets),
-                        "already set to the target by someone else", conflict_reason)
+        return "changed concurrently (now %s); not overwritten" % ", ".join("%s=%s" % (c["name"], now.get(c["name"])) for c in changes)
+
+    return send_guarded(
+        kube,
+        pod,
+        path,
+        path,
+        patch,
+        deadline,
+        "changes",
+        changes,
+        lambda fresh: image_changes(fresh.get("spec", {}), targets),
+        "already set to the target by someone else",
+        conflict_reason,
+    )
 
 
 def patch_many(kube, namespace, pods_and_targets, deadline):
@@ -76,8 +86,7 @@ def patch_many(kube, namespace, pods_and_targets, deadline):
     if workers == 1:
         return [patch_one(kube, namespace, item[0], item[1], deadline, *item[2:]) for item in pods_and_targets]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda item: patch_one(kube, namespace, item[0], item[1], deadline, *item[2:]),
-                             pods_and_targets))
+        return list(pool.map(lambda item: patch_one(kube, namespace, item[0], item[1], deadline, *item[2:]), pods_and_targets))
 
 
 def fresh_pods(kube, namespace, workload, names):

@@ -26,8 +26,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resize
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resized import combined, expected_progress
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.resources import check_resources
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import pending_sync
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.upgrade_record import (
-    LAST_UPGRADE_ANNOTATION, recorded_upgrade, stale_reason)
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.upgrade_record import LAST_UPGRADE_ANNOTATION, recorded_upgrade, stale_reason
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import DONE, pod_progress, pod_ready, spec_only_reason
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.window import parse_timestamp
 
@@ -104,22 +103,23 @@ def resolve_targets(params, workload):
     if params.get("rollback"):
         record = recorded_upgrade(workload.owner)
         if not record:
-            raise InplaceError("%s %s/%s has no recorded upgrade (annotation %s) to roll back"
-                               % (kind, namespace, params["name"], LAST_UPGRADE_ANNOTATION))
+            raise InplaceError("%s %s/%s has no recorded upgrade (annotation %s) to roll back" % (kind, namespace, params["name"], LAST_UPGRADE_ANNOTATION))
         stale = stale_reason(record, current_images(workload.template_spec or {}), workload.pods, workload.template_spec)
         if stale:
             raise InplaceError(
                 "%s %s/%s: the recorded upgrade (annotation %s, %s) no longer describes the workload: %s. It changed "
                 "since (a rollout, `kubectl rollout undo`, which copies a ReplicaSet's annotations back, or an "
                 "edit); nothing was changed. Name the images to go to with containers instead of rollback"
-                % (kind, namespace, params["name"], LAST_UPGRADE_ANNOTATION, record.get("time") or "undated", stale))
+                % (kind, namespace, params["name"], LAST_UPGRADE_ANNOTATION, record.get("time") or "undated", stale)
+            )
         return dict(record["previous"])
     if params.get("image"):
         spec = workload.template_spec or (workload.pods[0]["spec"] if workload.pods else {})
         names = [c.get("name") for c in spec.get("containers") or []]
         if len(names) != 1:
-            raise InplaceError("image is a shorthand for pods with exactly one container; these have %d (%s): "
-                               "use containers instead" % (len(names), ", ".join(names)))
+            raise InplaceError(
+                "image is a shorthand for pods with exactly one container; these have %d (%s): use containers instead" % (len(names), ", ".join(names))
+            )
         return {names[0]: params["image"]}
     return dict(params.get("containers") or {})
 
@@ -138,12 +138,12 @@ def check_workload(params, workload, targets, resources=None):
         if len(groups) > 1:
             raise InplaceError(
                 "%s is in the middle of a rollout: its pods belong to %d ReplicaSets (%s); wait for the rollout "
-                "to finish or set allow_mid_rollout" % (what, len(groups), ", ".join(
-                    "%s: %d pods" % (k, len(v)) for k, v in sorted(groups.items()))))
-        if workload.current_replicaset() is None and workload.owner.get("spec", {}).get("paused") \
-                and not pending_sync(workload.owner):
-            raise InplaceError("%s is paused with a pod template that no ReplicaSet runs yet (a pending rollout); "
-                               "resume it first or set allow_mid_rollout" % what)
+                "to finish or set allow_mid_rollout" % (what, len(groups), ", ".join("%s: %d pods" % (k, len(v)) for k, v in sorted(groups.items())))
+            )
+        if workload.current_replicaset() is None and workload.owner.get("spec", {}).get("paused") and not pending_sync(workload.owner):
+            raise InplaceError(
+                "%s is paused with a pod template that no ReplicaSet runs yet (a pending rollout); resume it first or set allow_mid_rollout" % what
+            )
 
 
 def plan_pods(params, workload, targets, resources=None):
@@ -153,9 +153,18 @@ def plan_pods(params, workload, targets, resources=None):
     for pod in workload.pods:
         name = pod["metadata"]["name"]
         if MIRROR_ANNOTATION in (pod["metadata"].get("annotations") or {}):
-            plans.append({"name": name, "pod": pod, "changes": [], "resize": [], "spec_only": {}, "status": states.SKIPPED,
-                          "reason": "mirror pod of a static pod: the kubelet runs the manifest on its node and "
-                                    "never an edited mirror pod; change the manifest instead"})
+            plans.append(
+                {
+                    "name": name,
+                    "pod": pod,
+                    "changes": [],
+                    "resize": [],
+                    "spec_only": {},
+                    "status": states.SKIPPED,
+                    "reason": "mirror pod of a static pod: the kubelet runs the manifest on its node and "
+                    "never an edited mirror pod; change the manifest instead",
+                }
+            )
             continue
         changes = image_changes(pod.get("spec", {}), targets)
         spec_only = spec_only_containers(pod, targets)
@@ -163,22 +172,29 @@ def plan_pods(params, workload, targets, resources=None):
         state, reason = pod_progress(pod, waited) if waited else (DONE, "")
         resize = pod_changes(pod, resources)
         if resources:
-            state, reason = combined((state, reason), expected_progress(
-                pod, expectation(pod, [], resources, with_baseline=False)))
+            state, reason = combined((state, reason), expected_progress(pod, expectation(pod, [], resources, with_baseline=False)))
         changed = set(c["name"] for c in changes)
         notes = [spec_only[n] for n in sorted(spec_only) if n in changed]
-        plans.append({"name": name, "pod": pod, "changes": changes, "resize": resize,
-                      "spec_only": dict((n, r) for n, r in spec_only.items() if n in changed),
-                      "status": states.NEEDS_UPGRADE if changes or resize else (
-                          states.CURRENT if state == DONE else states.IN_PROGRESS),
-                      "reason": "; ".join(([reason] if reason and not (changes or resize) else []) + notes)})
+        plans.append(
+            {
+                "name": name,
+                "pod": pod,
+                "changes": changes,
+                "resize": resize,
+                "spec_only": dict((n, r) for n, r in spec_only.items() if n in changed),
+                "status": states.NEEDS_UPGRADE if changes or resize else (states.CURRENT if state == DONE else states.IN_PROGRESS),
+                "reason": "; ".join(([reason] if reason and not (changes or resize) else []) + notes),
+            }
+        )
     wanted = params.get("pods")
     if wanted:
         known = set(p["name"] for p in plans)
         unknown = sorted(set(wanted) - known)
         if unknown:
-            raise InplaceError("pods %s are not live pods of %s %s/%s" % (
-                ", ".join(unknown), workload.kind or "selector", params["namespace"], workload.name or workload.selector))
+            raise InplaceError(
+                "pods %s are not live pods of %s %s/%s"
+                % (", ".join(unknown), workload.kind or "selector", params["namespace"], workload.name or workload.selector)
+            )
         plans = [p for p in plans if p["name"] in set(wanted)]
     return plans
 
@@ -186,7 +202,7 @@ def plan_pods(params, workload, targets, resources=None):
 def to_do(plans, params):
     """The plans of the pods this run patches: those with changes, at most ``max_pods``."""
     todo = [p for p in plans if p["changes"] or p.get("resize")]
-    return todo[:params["max_pods"]] if params.get("max_pods") else todo
+    return todo[: params["max_pods"]] if params.get("max_pods") else todo
 
 
 def check_spec_only(todo, allowed):
@@ -199,8 +215,9 @@ def check_spec_only(todo, allowed):
         return
     raise InplaceError(
         "nothing patched: %s. Set allow_spec_only=true to accept this as a spec-only change (the pods' spec and "
-        "the owner's template get the new image, the pods are reported spec_only and not waited for)" % "; ".join(
-            "%s (pods %s)" % (reason, names_text(names)) for reason, names in sorted(blocked.items())))
+        "the owner's template get the new image, the pods are reported spec_only and not waited for)"
+        % "; ".join("%s (pods %s)" % (reason, names_text(names)) for reason, names in sorted(blocked.items()))
+    )
 
 
 def ephemeral_warnings(todo):
@@ -210,9 +227,11 @@ def ephemeral_warnings(todo):
         changed = set(c["name"] for c in plan["changes"])
         for ephemeral in plan["pod"].get("spec", {}).get("ephemeralContainers") or []:
             if ephemeral.get("targetContainerName") in changed:
-                warnings.append("pod %s: ephemeral container %s targets container %s, which the upgrade restarts; it "
-                                "keeps the old container's process namespace and is never restarted" % (
-                                    plan["name"], ephemeral.get("name"), ephemeral["targetContainerName"]))
+                warnings.append(
+                    "pod %s: ephemeral container %s targets container %s, which the upgrade restarts; it "
+                    "keeps the old container's process namespace and is never restarted"
+                    % (plan["name"], ephemeral.get("name"), ephemeral["targetContainerName"])
+                )
     return warnings
 
 
@@ -225,9 +244,22 @@ def describe(kube, params):
         targets = resolve_targets(params, workload)
         check_support(kube, resources)
         check_workload(params, workload, targets, resources)
-    plans = plan_pods(params, workload, targets, resources) if targets is not None else [
-        {"name": p["metadata"]["name"], "pod": p, "changes": [], "resize": [], "spec_only": {},
-         "status": states.READY if pod_ready(p) else states.NOT_READY, "reason": ""} for p in workload.pods]
+    plans = (
+        plan_pods(params, workload, targets, resources)
+        if targets is not None
+        else [
+            {
+                "name": p["metadata"]["name"],
+                "pod": p,
+                "changes": [],
+                "resize": [],
+                "spec_only": {},
+                "status": states.READY if pod_ready(p) else states.NOT_READY,
+                "reason": "",
+            }
+            for p in workload.pods
+        ]
+    )
     result = {"changed": False}
     result.update(summary(params, workload, plans, targets, resources))
     result["disruption_budgets"] = disruption_budgets(kube, namespace, workload.pods) if workload.pods else []
@@ -251,8 +283,9 @@ def summary(params, workload, plans, targets, resources):
         "not_ready": sorted(p["name"] for p in plans if not pod_ready(p["pod"])),
         "planned_batches": plan_batches(todo, params.get("batch_size"), params.get("canary"), total=len(workload.pods)),
         "template_images": current_images(workload.template_spec) if workload.owner else {},
-        "template_current": bool(workload.owner and (targets or resources) and not image_changes(
-            workload.template_spec, targets or {}) and not template_changes(workload, resources)),
+        "template_current": bool(
+            workload.owner and (targets or resources) and not image_changes(workload.template_spec, targets or {}) and not template_changes(workload, resources)
+        ),
         "pending_template_sync": bool(workload.owner and pending_sync(workload.owner)),
         "last_upgrade": recorded_upgrade(workload.owner),
     }
@@ -266,12 +299,16 @@ def check_healthy(plan, allowed):
     if allowed or len(unready) < budget:
         return
     owner = plan["owner"]
-    what = "%s %s/%s" % (owner.get("kind"), owner.get("namespace"), owner.get("name")) if owner.get("kind") else \
-        "the pods of %s in %s" % (owner.get("selector"), owner.get("namespace"))
+    what = (
+        "%s %s/%s" % (owner.get("kind"), owner.get("namespace"), owner.get("name"))
+        if owner.get("kind")
+        else "the pods of %s in %s" % (owner.get("selector"), owner.get("namespace"))
+    )
     raise InplaceError(
         "%s is not healthy to begin with: %d pods are not Ready (%s), as many as a batch (%d) may take down; nothing "
         "was changed. Fix them first, or set allow_unhealthy (the role's inplace_upgrade_allow_unhealthy) to start "
-        "anyway." % (what, len(unready), ", ".join(unready), budget))
+        "anyway." % (what, len(unready), ", ".join(unready), budget)
+    )
 
 
 def spec_only_containers(pod, targets):

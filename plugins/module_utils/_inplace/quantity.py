@@ -15,10 +15,19 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-_BINARY = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
-_DECIMAL = {"n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(1, 1000), "": Fraction(1),
-            "k": Fraction(10 ** 3), "M": Fraction(10 ** 6), "G": Fraction(10 ** 9), "T": Fraction(10 ** 12),
-            "P": Fraction(10 ** 15), "E": Fraction(10 ** 18)}
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
+    "m": Fraction(1, 1000),
+    "": Fraction(1),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "P": Fraction(10**15),
+    "E": Fraction(10**18),
+}
 _QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|[numkMGTPE]?)\Z")
 MAX_LENGTH = 64
 
@@ -37,8 +46,7 @@ def parse_quantity(value):
         raise ValueError("%r is not a quantity" % (value,))
     match = _QUANTITY.match(text)
     if not match:
-        raise ValueError("%r is not a quantity such as 250m, 0.5, 128Mi or 1Gi (units: m, k, M, G, Ki, Mi, Gi, ...)"
-                         % (value,))
+        raise ValueError("%r is not a quantity such as 250m, 0.5, 128Mi or 1Gi (units: m, k, M, G, Ki, Mi, Gi, ...)" % (value,))
     number, suffix = match.groups()
     amount = Fraction(number if not number.endswith(".") else number[:-1])
     if suffix in _BINARY:

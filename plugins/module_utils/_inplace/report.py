@@ -18,21 +18,24 @@ def pod_entry(pod, changes=None, patched=False, state=None, reason=""):
     names = [c.get("name") for c in (pod.get("spec", {}).get("containers") or []) + (pod.get("spec", {}).get("initContainers") or [])]
     by_name = dict((c["name"], c) for c in changes or [])
     images = current_images(pod.get("spec", {}))
-    resources = dict((c.get("name"), c.get("resources")) for c in (pod.get("spec", {}).get("containers") or [])
-                     + (pod.get("spec", {}).get("initContainers") or []))
+    resources = dict(
+        (c.get("name"), c.get("resources")) for c in (pod.get("spec", {}).get("containers") or []) + (pod.get("spec", {}).get("initContainers") or [])
+    )
     containers = []
     for name in names:
         change = by_name.get(name)
         cs = find_status(pod, name) or {}
-        containers.append({
-            "name": name,
-            "before": change["before"] if change else images.get(name),
-            "after": change["after"] if change else images.get(name),
-            "image_status": cs.get("image"),
-            "ready": cs.get("ready", False),
-            "restart_count": cs.get("restartCount", 0),
-            "resources": shown(resources.get(name)),
-        })
+        containers.append(
+            {
+                "name": name,
+                "before": change["before"] if change else images.get(name),
+                "after": change["after"] if change else images.get(name),
+                "image_status": cs.get("image"),
+                "ready": cs.get("ready", False),
+                "restart_count": cs.get("restartCount", 0),
+                "resources": shown(resources.get(name)),
+            }
+        )
     return {
         "name": metadata.get("name"),
         "uid": metadata.get("uid"),

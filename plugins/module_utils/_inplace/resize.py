@@ -42,9 +42,11 @@ def resize_support(version, api_resources):
     if SUBRESOURCE in names:
         return ""
     where = (version or {}).get("gitVersion") or "of unknown version"
-    return ("the API server (Kubernetes %s) does not serve the %s subresource that in-place CPU/memory resize "
-            "goes through: it exists from Kubernetes 1.33 (beta, on by default; feature gate "
-            "InPlacePodVerticalScaling) and is GA from 1.35" % (where, SUBRESOURCE))
+    return (
+        "the API server (Kubernetes %s) does not serve the %s subresource that in-place CPU/memory resize "
+        "goes through: it exists from Kubernetes 1.33 (beta, on by default; feature gate "
+        "InPlacePodVerticalScaling) and is GA from 1.35" % (where, SUBRESOURCE)
+    )
 
 
 def resolve_resources(params, workload):
@@ -96,8 +98,7 @@ def with_record(record, workload, wanted):
     changes = template_changes(workload, wanted)
     if not changes:
         return record
-    record = dict(record) if record else {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                          "target": {}, "previous": {}}
+    record = dict(record) if record else {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "target": {}, "previous": {}}
     record["resources"] = {"target": wanted, "previous": previous_of(changes)}
     return record
 
@@ -109,11 +110,20 @@ def resize_pod(kube, namespace, pod, wanted, deadline):
     ops, changes = resize_patch(pod.get("spec", {}), wanted, uid=pod["metadata"].get("uid"))
     if not ops:
         return None
-    return send_guarded(kube, pod, api_path("Pod", namespace, name, subresource="resize"), api_path("Pod", namespace, name),
-                        ops, deadline, "resize", changes, lambda fresh: resource_changes(fresh.get("spec", {}), wanted),
-                        "resources already set by someone else",
-                        lambda fresh: "resources changed concurrently; not overwritten",
-                        lambda message: "the API server refused the resize: %s" % message)
+    return send_guarded(
+        kube,
+        pod,
+        api_path("Pod", namespace, name, subresource="resize"),
+        api_path("Pod", namespace, name),
+        ops,
+        deadline,
+        "resize",
+        changes,
+        lambda fresh: resource_changes(fresh.get("spec", {}), wanted),
+        "resources already set by someone else",
+        lambda fresh: "resources changed concurrently; not overwritten",
+        lambda message: "the API server refused the resize: %s" % message,
+    )
 
 
 def expectation(pod, changes, wanted, with_baseline=True):
@@ -121,9 +131,12 @@ def expectation(pod, changes, wanted, with_baseline=True):
     if not wanted:
         return None
     restart = sorted(c["name"] for c in changes or [] if c.get("restart"))
-    return {"wanted": wanted, "restart": restart,
-            "baseline": baseline_of(pod, restart) if with_baseline else {},
-            "generation": pod_generation(pod) if with_baseline else None}
+    return {
+        "wanted": wanted,
+        "restart": restart,
+        "baseline": baseline_of(pod, restart) if with_baseline else {},
+        "generation": pod_generation(pod) if with_baseline else None,
+    }
 
 
 def previous(changes):

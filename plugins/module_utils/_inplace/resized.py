@@ -95,8 +95,7 @@ def resize_failure(pod):
     """The kubelet's ``Infeasible`` verdict on the pod's resize as a reason, or ``""``."""
     pending = _condition(pod, RESIZE_PENDING)
     if pending and pending.get("reason") == INFEASIBLE:
-        return "resize infeasible on node %s: %s" % ((pod.get("spec") or {}).get("nodeName") or "?",
-                                                     _message(pending) or "the kubelet gave no message")
+        return "resize infeasible on node %s: %s" % ((pod.get("spec") or {}).get("nodeName") or "?", _message(pending) or "the kubelet gave no message")
     return ""
 
 
@@ -123,24 +122,23 @@ def resize_progress(pod, wanted, restart=(), baseline=None, generation=None):
                     return PENDING, "container %s: spec has %s.%s %s" % (name, kind, res, (spec.get(kind) or {}).get(res))
     pending = _condition(pod, RESIZE_PENDING)
     if pending:
-        return PENDING, "resize %s by the kubelet%s" % ((pending.get("reason") or "pending").lower(),
-                                                        (": " + _message(pending)) if _message(pending) else "")
+        return PENDING, "resize %s by the kubelet%s" % ((pending.get("reason") or "pending").lower(), (": " + _message(pending)) if _message(pending) else "")
     for name in sorted(wanted or {}):
         status = find_status(pod, name)
         if status is None:
             return PENDING, "container %s: no status yet" % name
-        if name in (restart or ()) and (baseline or {}).get(name, {}).get("containerID") \
-                and not is_new_container(status, baseline[name]):
-            return PENDING, "container %s: kubelet has not restarted it for the resize yet (resizePolicy %s)" % (
-                name, "RestartContainer")
+        if name in (restart or ()) and (baseline or {}).get(name, {}).get("containerID") and not is_new_container(status, baseline[name]):
+            return PENDING, "container %s: kubelet has not restarted it for the resize yet (resizePolicy %s)" % (name, "RestartContainer")
         if ((status.get("state") or {}).get("running")) is None:
             return PENDING, "container %s: not running" % name
         lag = status_lag(pod, name)
         if lag:
             progress = _condition(pod, RESIZE_IN_PROGRESS)
-            return PENDING, "container %s: kubelet reports %s%s" % (name, lag, (
-                "; resize in progress (%s: %s)" % (progress.get("reason"), _message(progress))
-                if progress and progress.get("reason") else ""))
+            return PENDING, "container %s: kubelet reports %s%s" % (
+                name,
+                lag,
+                ("; resize in progress (%s: %s)" % (progress.get("reason"), _message(progress)) if progress and progress.get("reason") else ""),
+            )
         if not status.get("ready"):
             return PENDING, "container %s: running, not ready" % name
     progress = _condition(pod, RESIZE_IN_PROGRESS)
@@ -152,8 +150,7 @@ def resize_progress(pod, wanted, restart=(), baseline=None, generation=None):
 
 def expected_progress(pod, expected):
     """:func:`resize_progress` for what ``resize.expectation`` built."""
-    return resize_progress(pod, expected["wanted"], expected.get("restart"), expected.get("baseline"),
-                           expected.get("generation"))
+    return resize_progress(pod, expected["wanted"], expected.get("restart"), expected.get("baseline"), expected.get("generation"))
 
 
 def combined(image_state, resize_state):

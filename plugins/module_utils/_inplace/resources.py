@@ -66,8 +66,7 @@ def check_resources(resources):
                 continue
             for name in sorted(values, key=str):
                 if name not in NAMES:
-                    problems.append("container %s: %s.%s cannot be resized in place; only cpu and memory can"
-                                    % (container, kind, name))
+                    problems.append("container %s: %s.%s cannot be resized in place; only cpu and memory can" % (container, kind, name))
                     continue
                 try:
                     amount = parse_quantity(values[name])
@@ -75,16 +74,14 @@ def check_resources(resources):
                     problems.append("container %s: %s.%s: %s" % (container, kind, name, exc))
                     continue
                 if amount < 0 or (name == "memory" and amount == 0) or (name == "cpu" and kind == "limits" and amount == 0):
-                    problems.append("container %s: %s.%s must be more than 0, got %s"
-                                    % (container, kind, name, quantity_text(values[name])))
+                    problems.append("container %s: %s.%s must be more than 0, got %s" % (container, kind, name, quantity_text(values[name])))
                     continue
                 entry.setdefault(kind, {})[name] = quantity_text(values[name])
         for name in NAMES:
             request = (entry.get("requests") or {}).get(name)
             limit = (entry.get("limits") or {}).get(name)
             if request is not None and limit is not None and parse_quantity(request) > parse_quantity(limit):
-                problems.append("container %s: requests.%s %s is above limits.%s %s" % (container, name, request, name,
-                                                                                        limit))
+                problems.append("container %s: requests.%s %s is above limits.%s %s" % (container, name, request, name, limit))
         result[str(container)] = entry
     if problems:
         raise InplaceError("invalid resources: " + "; ".join(problems))
@@ -132,8 +129,7 @@ def changed_names(before, after):
     """The resource names (cpu, memory) whose request or limit differs between two ``resources``."""
     names = []
     for name in NAMES:
-        if any(not same_quantity(((before or {}).get(kind) or {}).get(name), ((after or {}).get(kind) or {}).get(name))
-               for kind in KINDS):
+        if any(not same_quantity(((before or {}).get(kind) or {}).get(name), ((after or {}).get(kind) or {}).get(name)) for kind in KINDS):
             names.append(name)
     return names
 
@@ -157,8 +153,15 @@ def resource_changes(spec, wanted):
             continue
         before = copy.deepcopy(container.get("resources") or {})
         after = applied(before, wanted[name])
-        changes.append({"name": name, "before": before, "after": after, "init": key == "initContainers",
-                        "restart": restart_needed(container, changed_names(before, after))})
+        changes.append(
+            {
+                "name": name,
+                "before": before,
+                "after": after,
+                "init": key == "initContainers",
+                "restart": restart_needed(container, changed_names(before, after)),
+            }
+        )
     return changes
 
 
@@ -190,8 +193,7 @@ def qos_class(spec):
                 guaranteed = False
     if not requests and not limits:
         return BEST_EFFORT
-    if guaranteed and all(limits.get(name) == value for name, value in requests.items()) \
-            and len(requests) == len(limits):
+    if guaranteed and all(limits.get(name) == value for name, value in requests.items()) and len(requests) == len(limits):
         return GUARANTEED
     return BURSTABLE
 
@@ -215,22 +217,24 @@ def check_spec(spec, wanted, what):
             problems.append("container %s not found" % name)
             continue
         if key == "initContainers" and container.get("restartPolicy") != "Always":
-            problems.append("container %s is a regular init container, whose resources cannot change on a live pod "
-                            "(only containers and sidecars, init containers with restartPolicy: Always)" % name)
+            problems.append(
+                "container %s is a regular init container, whose resources cannot change on a live pod "
+                "(only containers and sidecars, init containers with restartPolicy: Always)" % name
+            )
             continue
         after = applied(container.get("resources"), wanted[name])
         for resource in NAMES:
             request = (after.get("requests") or {}).get(resource)
             limit = (after.get("limits") or {}).get(resource)
             if request is not None and limit is not None and parse_quantity(request) > parse_quantity(limit):
-                problems.append("container %s: requests.%s %s would be above limits.%s %s" % (
-                    name, resource, request, resource, limit))
+                problems.append("container %s: requests.%s %s would be above limits.%s %s" % (name, resource, request, resource, limit))
     if not problems:
         before, after = qos_class(spec), qos_class(with_resources(spec, wanted))
         if before != after:
-            problems.append("the pod's QoS class would change from %s to %s, which an in-place resize never may "
-                            "(for Guaranteed, keep requests equal to limits for cpu and memory in every container)"
-                            % (before, after))
+            problems.append(
+                "the pod's QoS class would change from %s to %s, which an in-place resize never may "
+                "(for Guaranteed, keep requests equal to limits for cpu and memory in every container)" % (before, after)
+            )
     if problems:
         raise InplaceError("resources for %s: %s" % (what, "; ".join(problems)))
 
@@ -246,8 +250,11 @@ def resize_patch(spec, wanted, prefix="/spec", uid=None):
     def resources_ops(path, change, container):
         if "resources" not in container:
             return [{"op": "add", "path": path + "/resources", "value": change["after"]}]
-        return [{"op": "test", "path": path + "/resources", "value": change["before"]},
-                {"op": "replace", "path": path + "/resources", "value": change["after"]}]
+        return [
+            {"op": "test", "path": path + "/resources", "value": change["before"]},
+            {"op": "replace", "path": path + "/resources", "value": change["after"]},
+        ]
+
     return guarded_ops(spec, changes, resources_ops, prefix, uid), changes
 
 
@@ -281,8 +288,7 @@ def foreign_resources(recorded, spec, where):
                 value = (now.get(kind) or {}).get(key)
                 after = ((target.get(name) or {}).get(kind) or {}).get(key)
                 if not (same_quantity(value, before) or (after is not None and same_quantity(value, after))):
-                    return "%s container %s has %s.%s %s, neither the recorded target %s nor the previous %s" % (
-                        where, name, kind, key, value, after, before)
+                    return "%s container %s has %s.%s %s, neither the recorded target %s nor the previous %s" % (where, name, kind, key, value, after, before)
     return ""
 
 
@@ -290,7 +296,6 @@ def resources_text(wanted):
     """``app requests.cpu=250m limits.memory=256Mi`` for messages and events."""
     parts = []
     for name in sorted(wanted or {}):
-        values = ["%s.%s=%s" % (kind, res, wanted[name][kind][res]) for kind in KINDS
-                  for res in NAMES if res in (wanted[name].get(kind) or {})]
+        values = ["%s.%s=%s" % (kind, res, wanted[name][kind][res]) for kind in KINDS for res in NAMES if res in (wanted[name].get(kind) or {})]
         parts.append("%s %s" % (name, " ".join(values)))
     return ", ".join(parts)

@@ -20,7 +20,6 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch 
 
 
 class Rollback(object):
-
     def __init__(self, kube, params, progress, recorder):
         self.kube = kube
         self.params = params
@@ -45,13 +44,19 @@ class Rollback(object):
                 done, left = self.roll_back(group, workload)
                 rolled.extend(done)
                 not_rolled.extend(left)
-        self.recorder.record(workload.owner, workload.kind or "Pod", events.FAILED,
-                             "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed)[:900]), warning=True)
+        self.recorder.record(
+            workload.owner, workload.kind or "Pod", events.FAILED, "batch %d/%d failed: %s" % (index + 1, count, "; ".join(failed)[:900]), warning=True
+        )
         message = batch_failed("%d/%d" % (index + 1, count), failed, mode, rolled, not_rolled)
-        failed_batch = {"batch": index + 1, "of": count, "reasons": failed, "on_failure": mode,
-                        "rolled_back": rolled, "not_rolled_back": [list(item) for item in not_rolled]}
-        raise InplaceError(message, failed_batch=failed_batch,
-                           **progress.result(changed=True, owner=owner_summary(workload, self.namespace)))
+        failed_batch = {
+            "batch": index + 1,
+            "of": count,
+            "reasons": failed,
+            "on_failure": mode,
+            "rolled_back": rolled,
+            "not_rolled_back": [list(item) for item in not_rolled],
+        }
+        raise InplaceError(message, failed_batch=failed_batch, **progress.result(changed=True, owner=owner_summary(workload, self.namespace)))
 
     def roll_back(self, touched, workload):
         """Patch ``touched`` pods back to their previous images and wait for them; ``(rolled, [(name, why)])``.
@@ -88,28 +93,38 @@ class Rollback(object):
             if outcome["result"] not in ("patched", "current"):
                 not_rolled.append((name, "rollback patch %s: %s" % (outcome["result"], outcome.get("reason", ""))))
                 entry = entries.get(name, {})
-                entry.update(state=states.ROLLBACK_FAILED, reason="rollback patch %s: %s (after: %s)" % (
-                    outcome["result"], outcome.get("reason", ""), entry.get("reason", "")))
+                entry.update(
+                    state=states.ROLLBACK_FAILED,
+                    reason="rollback patch %s: %s (after: %s)" % (outcome["result"], outcome.get("reason", ""), entry.get("reason", "")),
+                )
                 entries[name] = entry
             elif not previous[name] and not resized_back.get(name):
                 rolled.append(name)
-                entries[name] = pod_entry(outcome["pod"], state=states.ROLLED_BACK,
-                                          reason=entries.get(name, {}).get("reason", ""))
+                entries[name] = pod_entry(outcome["pod"], state=states.ROLLED_BACK, reason=entries.get(name, {}).get("reason", ""))
             else:
-                expectations.append(Expectation(name, outcome["pod"]["metadata"]["uid"], previous[name],
-                                                baselines[name], pod_generation(outcome["pod"]), patched_at,
-                                                resize=resize_expectation(outcome["pod"], outcome.get("resize"),
-                                                                          resized_back[name])))
-        waited = wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300),
-                               selector=workload.selector, fail_fast=False) if expectations else {}
+                expectations.append(
+                    Expectation(
+                        name,
+                        outcome["pod"]["metadata"]["uid"],
+                        previous[name],
+                        baselines[name],
+                        pod_generation(outcome["pod"]),
+                        patched_at,
+                        resize=resize_expectation(outcome["pod"], outcome.get("resize"), resized_back[name]),
+                    )
+                )
+        waited = (
+            wait_for_pods(self.kube, self.namespace, expectations, float(self.params.get("wait_timeout") or 300), selector=workload.selector, fail_fast=False)
+            if expectations
+            else {}
+        )
         for expectation in expectations:
             outcome = waited.get(expectation.name)
             entry = entries.get(expectation.name, {})
             if outcome is not None and outcome.state == DONE:
                 entry = pod_entry(outcome.pod, state=states.ROLLED_BACK, reason=entry.get("reason", ""))
                 rolled.append(expectation.name)
-                self.recorder.record(outcome.pod, "Pod", events.ROLLED_BACK, "restored %s in place" % images_text(
-                    expectation.targets))
+                self.recorder.record(outcome.pod, "Pod", events.ROLLED_BACK, "restored %s in place" % images_text(expectation.targets))
             else:
                 why = outcome.reason if outcome else "not seen"
                 entry["state"] = states.ROLLBACK_FAILED

@@ -48,7 +48,6 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.watch 
 
 
 class Rollout(object):
-
     def __init__(self, kube, params, check_mode=False, diff_mode=False, warn=None):
         self.kube = kube
         self.params = params
@@ -120,13 +119,16 @@ class Rollout(object):
 
         if todo:
             record_upgrade(self.kube, workload, targets, resources)
-            self.recorder.record(workload.owner, workload.kind, events.STARTED,
-                                 "in-place upgrade of %d pods in %d batches to %s" % (
-                                     len(todo), len(batches), target_text(targets, resources)))
+            self.recorder.record(
+                workload.owner,
+                workload.kind,
+                events.STARTED,
+                "in-place upgrade of %d pods in %d batches to %s" % (len(todo), len(batches), target_text(targets, resources)),
+            )
         for plan in plans:
             progress.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"], reason=plan["reason"])
         self._wait_in_progress(workload, targets, plans)
-        now = batches[:params["max_batches"]] if params.get("max_batches") else batches
+        now = batches[: params["max_batches"]] if params.get("max_batches") else batches
         self.batches.run(now, 0, len(batches), workload, targets, by_name, plans, template_before)
 
         if len(now) < len(batches):
@@ -138,11 +140,15 @@ class Rollout(object):
             current = self.batches.catch_up(workload, targets, by_name, plans, len(batches), template_before)
             synced = self._sync_template(workload, targets, sync_wanted, current)
         if progress.patched:
-            self.recorder.record(workload.owner, workload.kind, events.COMPLETED,
-                                 "%d pods upgraded in place to %s" % (len(progress.patched),
-                                                                      target_text(targets, progress.resources)))
-        return progress.result(changed=bool(progress.patched or progress.sync_steps), plans=plans, synced=synced,
-                               template_before=template_before, planned_batches=batches)
+            self.recorder.record(
+                workload.owner,
+                workload.kind,
+                events.COMPLETED,
+                "%d pods upgraded in place to %s" % (len(progress.patched), target_text(targets, progress.resources)),
+            )
+        return progress.result(
+            changed=bool(progress.patched or progress.sync_steps), plans=plans, synced=synced, template_before=template_before, planned_batches=batches
+        )
 
     def _wait_in_progress(self, workload, targets, plans):
         """Pods a previous run patched, still restarting: wait for them before touching more."""
@@ -152,45 +158,54 @@ class Rollout(object):
         expectations = []
         for plan in in_progress:
             waited = without(targets, spec_only_containers(plan["pod"], targets))
-            expectations.append(Expectation(plan["name"], plan["pod"]["metadata"]["uid"], waited,
-                                            plan_baseline(plan["pod"], waited),
-                                            resize=expectation(plan["pod"], [], self.progress.resources,
-                                                               with_baseline=False)))
+            expectations.append(
+                Expectation(
+                    plan["name"],
+                    plan["pod"]["metadata"]["uid"],
+                    waited,
+                    plan_baseline(plan["pod"], waited),
+                    resize=expectation(plan["pod"], [], self.progress.resources, with_baseline=False),
+                )
+            )
         outcomes = self.batches.wait(expectations, workload)
         self.batches.settle(outcomes, [p["name"] for p in in_progress], states.CURRENT)
 
     def _check_run(self, workload, targets, plans, todo, batches, sync_wanted, template_before):
         """Check mode: every patch sent as a server-side dry run, nothing waited for, nothing synced."""
         progress = self.progress
-        outcomes = patch_many(self.kube, self.namespace, [(p["pod"], targets, progress.resources) for p in todo],
-                              time.monotonic() + 60)
+        outcomes = patch_many(self.kube, self.namespace, [(p["pod"], targets, progress.resources) for p in todo], time.monotonic() + 60)
         problems = ["%s: %s" % (o["name"], o.get("reason")) for o in outcomes if o["result"] not in ("patched", "current")]
         would_patch = set(p["name"] for p in todo)
         for plan in plans:
             would = plan["name"] in would_patch
-            progress.entries[plan["name"]] = pod_entry(plan["pod"], plan["changes"] if would else None, patched=would,
-                                                       state=states.WOULD_UPGRADE if would else plan["status"],
-                                                       reason=plan["reason"])
-        needs_sync = sync_wanted and template_needs_sync(workload, targets, progress.resources) and len(todo) == len(
-            [p for p in plans if p["changes"] or p["resize"]])
+            progress.entries[plan["name"]] = pod_entry(
+                plan["pod"], plan["changes"] if would else None, patched=would, state=states.WOULD_UPGRADE if would else plan["status"], reason=plan["reason"]
+            )
+        needs_sync = (
+            sync_wanted and template_needs_sync(workload, targets, progress.resources) and len(todo) == len([p for p in plans if p["changes"] or p["resize"]])
+        )
         sync = "would sync" if needs_sync else "not needed" if sync_wanted else "disabled"
         if problems:
-            raise InplaceError("check mode: the API server would reject these patches: " + "; ".join(problems),
-                               **progress.result(changed=False, plans=plans, template_before=template_before,
-                                                 planned_batches=batches, template_sync=sync))
+            raise InplaceError(
+                "check mode: the API server would reject these patches: " + "; ".join(problems),
+                **progress.result(changed=False, plans=plans, template_before=template_before, planned_batches=batches, template_sync=sync),
+            )
         progress.patched = [p["name"] for p in todo]
-        return progress.result(changed=bool(todo or needs_sync), plans=plans, template_before=template_before,
-                               template_after=_apply(template_before, targets) if needs_sync else template_before,
-                               planned_batches=batches, template_sync=sync)
+        return progress.result(
+            changed=bool(todo or needs_sync),
+            plans=plans,
+            template_before=template_before,
+            template_after=_apply(template_before, targets) if needs_sync else template_before,
+            planned_batches=batches,
+            template_sync=sync,
+        )
 
     def _sync_template(self, workload, targets, wanted, current=None):
         if not wanted:
             return False
         progress = self.progress
-        fresh = current or (discover_workload(self.kube, self.params)
-                            if progress.patched or progress.rolled_back else workload)
-        lagging = [p["metadata"]["name"] for p in fresh.pods if image_changes(p.get("spec", {}), targets)
-                   or pod_changes(p, progress.resources)]
+        fresh = current or (discover_workload(self.kube, self.params) if progress.patched or progress.rolled_back else workload)
+        lagging = [p["metadata"]["name"] for p in fresh.pods if image_changes(p.get("spec", {}), targets) or pod_changes(p, progress.resources)]
         if lagging:
             progress.sync_reason = "%d pods are not on the target images yet (%s)" % (len(lagging), ", ".join(lagging[:10]))
             return False
@@ -198,12 +213,14 @@ class Rollout(object):
             return True
         before = len(progress.sync_steps)
         self.lease.renew()
-        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + self.params.get("sync_timeout", 120),
-                                    resources=progress.resources), fresh)
+        self._run_sync(TemplateSync(self.kube, fresh, targets, time.monotonic() + self.params.get("sync_timeout", 120), resources=progress.resources), fresh)
         steps = progress.sync_steps[before:]
-        self.recorder.record(fresh.owner, fresh.kind, events.TEMPLATE_SYNCED,
-                             "pod template set to %s without recreating pods: %s" % (
-                                 target_text(targets, progress.resources), "; ".join(steps)))
+        self.recorder.record(
+            fresh.owner,
+            fresh.kind,
+            events.TEMPLATE_SYNCED,
+            "pod template set to %s without recreating pods: %s" % (target_text(targets, progress.resources), "; ".join(steps)),
+        )
         return True
 
     def _run_sync(self, sync, workload):
@@ -215,8 +232,7 @@ class Rollout(object):
             progress.sync_steps.extend(sync.steps)
             if not (sync.wrote or progress.patched or progress.rolled_back):
                 raise
-            details = progress.result(changed=True, owner=owner_summary(workload, self.namespace),
-                                      targets=progress.targets or sync.targets)
+            details = progress.result(changed=True, owner=owner_summary(workload, self.namespace), targets=progress.targets or sync.targets)
             details.update(dict((k, v) for k, v in exc.details.items() if k not in details))
             raise InplaceError(exc.msg, **details) from exc
         progress.sync_steps.extend(steps)

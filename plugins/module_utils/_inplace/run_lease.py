@@ -22,8 +22,7 @@ SLACK_SECONDS = 300  # how much longer than its longest stretch without renewal 
 
 def stretch_seconds(params):
     """The longest a run goes without a chance to renew: a batch and its rollback, or the template sync."""
-    per_batch = (params.get("wait_timeout") or 300) + (params.get("min_ready_seconds") or 0) + (
-        params.get("pause_seconds") or 0) + 60
+    per_batch = (params.get("wait_timeout") or 300) + (params.get("min_ready_seconds") or 0) + (params.get("pause_seconds") or 0) + 60
     return max(2 * per_batch, (params.get("sync_timeout") or 120) + 60)
 
 
@@ -52,8 +51,16 @@ class RunLease(object):
         holder = self.options.get("holder") or default_holder()
         name = lease_name(params.get("kind") or "Deployment", params["name"])
         self.lock = LeaseLock(kube, params["namespace"], name, holder, self.duration)
-        self.report = {"holder": holder, "name": name, "duration_seconds": self.duration, "action": "not_taken",
-                       "reason": "nothing to write", "renewals": 0, "held": False, "lease": {}}
+        self.report = {
+            "holder": holder,
+            "name": name,
+            "duration_seconds": self.duration,
+            "action": "not_taken",
+            "reason": "nothing to write",
+            "renewals": 0,
+            "held": False,
+            "lease": {},
+        }
 
     def take(self):
         """Before the first write: take the lease, or renew it when this holder has it (an earlier call of the run)."""
@@ -61,8 +68,9 @@ class RunLease(object):
             return
         outcome = self._acquire()
         if self.check_mode:
-            self.report.update(reason="check mode: no lease taken (a server-side dry run could have %s it)" % (
-                outcome["action"].replace("_", " ")), lease=outcome["lease"])
+            self.report.update(
+                reason="check mode: no lease taken (a server-side dry run could have %s it)" % (outcome["action"].replace("_", " ")), lease=outcome["lease"]
+            )
             return
         self.held = True
         self.report.pop("reason", None)
@@ -85,8 +93,7 @@ class RunLease(object):
             if not exc.details.get("held_by_other"):
                 raise
             self.held = False
-            self.report.update(action="refused" if self.report["action"] == "not_taken" else "lost",
-                               lease=exc.details.get("lease") or {}, held=False)
+            self.report.update(action="refused" if self.report["action"] == "not_taken" else "lost", lease=exc.details.get("lease") or {}, held=False)
             raise InplaceError(exc.msg, held_by_other=True) from exc
         self.valid_until = self.clock() + self.duration
         return outcome
@@ -101,7 +108,9 @@ class RunLease(object):
                 self.held = False
             except InplaceError as exc:
                 self.report["released"] = "failed: " + exc.msg
-                self.warn("could not release Lease %s/%s (%s); it expires by itself at %s" % (
-                    self.lock.namespace, self.lock.name, exc.msg, self.report["lease"].get("expires") or "its expiry"))
+                self.warn(
+                    "could not release Lease %s/%s (%s); it expires by itself at %s"
+                    % (self.lock.namespace, self.lock.name, exc.msg, self.report["lease"].get("expires") or "its expiry")
+                )
         self.report["held"] = self.held
         return self.report

@@ -33,8 +33,14 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_p
 class DeploymentRecipe(Recipe):
     """The Deployment's hold (``spec.paused``) and its ReplicaSets."""
 
-    WORDS = HoldWords(left="paused", found="paused", field="spec.paused", restores="pause", taken="paused Deployment",
-                      proven="updatedReplicas == replicas at the synced generation")
+    WORDS = HoldWords(
+        left="paused",
+        found="paused",
+        field="spec.paused",
+        restores="pause",
+        taken="paused Deployment",
+        proven="updatedReplicas == replicas at the synced generation",
+    )
 
     def held(self, spec, state):
         """Whether the controller's hands are off."""
@@ -64,14 +70,13 @@ class DeploymentRecipe(Recipe):
         mid_rollout = len(sync.workload.pod_replicasets()) > 1
 
         def check(obj):
-            return hold_proof(sync.kind, obj, generation, sync.kube.get(rs_path, deadline=sync.deadline),
-                              mid_rollout=mid_rollout)
+            return hold_proof(sync.kind, obj, generation, sync.kube.get(rs_path, deadline=sync.deadline), mid_rollout=mid_rollout)
+
         return check
 
     def _owned_replicasets(self, deployment):
         uid = deployment["metadata"]["uid"]
-        return [rs for rs in list_items(self.sync.kube, "ReplicaSet", self.sync.namespace, owner_selector(deployment))
-                if owned_by(rs, set([uid]))]
+        return [rs for rs in list_items(self.sync.kube, "ReplicaSet", self.sync.namespace, owner_selector(deployment)) if owned_by(rs, set([uid]))]
 
     def prepare(self, owner):
         """Before any write: an older ReplicaSet holding the target template is deleted if empty, else refused."""
@@ -92,19 +97,27 @@ class DeploymentRecipe(Recipe):
                 "template sync of Deployment %s/%s refused before any template write: ReplicaSet %s already holds "
                 "the target template and has replicas or pods; the deployment controller would make it current "
                 "and recreate the pods of %s. Pods upgraded in place keep running; scale %s to 0 (or delete it) "
-                "and re-run" % (sync.namespace, sync.name, ", ".join(r["metadata"]["name"] for r in blocking),
-                                current["metadata"]["name"], blocking[0]["metadata"]["name"]))
+                "and re-run"
+                % (sync.namespace, sync.name, ", ".join(r["metadata"]["name"] for r in blocking), current["metadata"]["name"], blocking[0]["metadata"]["name"])
+            )
         for rs in deletable:
             name = rs["metadata"]["name"]
-            sync.writer().request("DELETE", api_path("ReplicaSet", sync.namespace, name), body={
-                "apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
-                "preconditions": {"uid": rs["metadata"]["uid"], "resourceVersion": rs["metadata"]["resourceVersion"]}},
-                deadline=sync.deadline)
-            sync.steps.append("deleted ReplicaSet %s (revision %s, 0 replicas, 0 pods): it already held the target "
-                              "template, and the controller would have made it current and recreated every pod; "
-                              "that revision leaves the rollout history" % (
-                                  name, (rs["metadata"].get("annotations") or {}).get(
-                                      "deployment.kubernetes.io/revision", "?")))
+            sync.writer().request(
+                "DELETE",
+                api_path("ReplicaSet", sync.namespace, name),
+                body={
+                    "apiVersion": "v1",
+                    "kind": "DeleteOptions",
+                    "propagationPolicy": "Background",
+                    "preconditions": {"uid": rs["metadata"]["uid"], "resourceVersion": rs["metadata"]["resourceVersion"]},
+                },
+                deadline=sync.deadline,
+            )
+            sync.steps.append(
+                "deleted ReplicaSet %s (revision %s, 0 replicas, 0 pods): it already held the target "
+                "template, and the controller would have made it current and recreated every pod; "
+                "that revision leaves the rollout history" % (name, (rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "?"))
+            )
 
     def sync_templates(self):
         """The current ReplicaSet's template, then the Deployment's."""
@@ -113,14 +126,12 @@ class DeploymentRecipe(Recipe):
         replicasets = self._owned_replicasets(deployment)
         current = _replicaset_for(deployment, replicasets, sync.workload)
         if current is None:
-            raise InplaceError("cannot tell which ReplicaSet of Deployment %s/%s is current; template not synced"
-                               % (sync.namespace, sync.name))
+            raise InplaceError("cannot tell which ReplicaSet of Deployment %s/%s is current; template not synced" % (sync.namespace, sync.name))
         rs_name = current["metadata"]["name"]
         sync.patch_template(api_path("ReplicaSet", sync.namespace, rs_name), current, "ReplicaSet " + rs_name)
         sync.replicaset = rs_name
         written = sync.patch_template(sync.path, deployment, "Deployment " + sync.name)
-        if sync.last_written is None or written.get("metadata", {}).get("generation", 0) > \
-                sync.last_written.get("metadata", {}).get("generation", 0):
+        if sync.last_written is None or written.get("metadata", {}).get("generation", 0) > sync.last_written.get("metadata", {}).get("generation", 0):
             sync.last_written = written
 
     def finish(self):
@@ -134,21 +145,24 @@ class DeploymentRecipe(Recipe):
         deployment = sync.kube.get(sync.path, deadline=sync.deadline)
         for rs in self._owned_replicasets(deployment):
             if SYNC_ANNOTATION in (rs["metadata"].get("annotations") or {}):
-                sync.writer().json_patch(api_path("ReplicaSet", sync.namespace, rs["metadata"]["name"]), [
-                    {"op": "remove", "path": RECORD_PATH}], deadline=sync.deadline)
-                sync.steps.append("removed the sync record the controller copied onto ReplicaSet %s"
-                                  % rs["metadata"]["name"])
+                sync.writer().json_patch(
+                    api_path("ReplicaSet", sync.namespace, rs["metadata"]["name"]), [{"op": "remove", "path": RECORD_PATH}], deadline=sync.deadline
+                )
+                sync.steps.append("removed the sync record the controller copied onto ReplicaSet %s" % rs["metadata"]["name"])
 
     def _verify(self):
         """After the sync the controller must still pick the same ReplicaSet: no new one, no pod recreated."""
         sync = self.sync
         deployment = sync.wait_observed(sync.restored)
         replicasets = self._owned_replicasets(deployment)
-        current = [rs["metadata"]["name"] for rs in replicasets
-                   if template_matches(rs.get("spec", {}).get("template"), deployment.get("spec", {}).get("template"))]
+        current = [
+            rs["metadata"]["name"] for rs in replicasets if template_matches(rs.get("spec", {}).get("template"), deployment.get("spec", {}).get("template"))
+        ]
         if current != [sync.replicaset]:
-            raise InplaceError("after the template sync of Deployment %s/%s the controller's current ReplicaSet is %s, "
-                               "not %s" % (sync.namespace, sync.name, ", ".join(current) or "none", sync.replicaset))
+            raise InplaceError(
+                "after the template sync of Deployment %s/%s the controller's current ReplicaSet is %s, "
+                "not %s" % (sync.namespace, sync.name, ", ".join(current) or "none", sync.replicaset)
+            )
         sync.steps.append("verified: ReplicaSet %s is still current, no new ReplicaSet" % sync.replicaset)
 
 

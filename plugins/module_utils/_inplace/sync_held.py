@@ -26,9 +26,14 @@ REVISION_LABEL = "controller-revision-hash"
 class HeldRecipe(Recipe):
     """The update strategy held (:meth:`hold`): the DaemonSet's recipe, and the StatefulSet's but for the hold."""
 
-    WORDS = HoldWords(left="with its update strategy held", found="held (update strategy)", field="updateStrategy",
-                      restores="update strategy", taken="held the update strategy",
-                      proven="all pods updated at the synced generation")
+    WORDS = HoldWords(
+        left="with its update strategy held",
+        found="held (update strategy)",
+        field="updateStrategy",
+        restores="update strategy",
+        taken="held the update strategy",
+        proven="all pods updated at the synced generation",
+    )
 
     def held(self, spec, state):
         """Whether the controller's hands are off (on OnDelete of its own, always)."""
@@ -56,14 +61,12 @@ class HeldRecipe(Recipe):
 
     def reapply(self, spec):
         sync = self.sync
-        sync.last_written = sync.writer().merge_patch(sync.path, {"spec": {"updateStrategy": self.hold(spec)}},
-                                                      deadline=sync.deadline)
+        sync.last_written = sync.writer().merge_patch(sync.path, {"spec": {"updateStrategy": self.hold(spec)}}, deadline=sync.deadline)
         sync.steps.append("re-applied the update strategy hold")
 
     def restore(self, state):
         sync = self.sync
-        ops = [{"op": "remove", "path": RECORD_PATH},
-               {"op": "replace", "path": "/spec/updateStrategy", "value": state["updateStrategy"]}]
+        ops = [{"op": "remove", "path": RECORD_PATH}, {"op": "replace", "path": "/spec/updateStrategy", "value": state["updateStrategy"]}]
         sync.writer().json_patch(sync.path, ops, deadline=sync.deadline)
         sync.steps.append("restored the update strategy")
 
@@ -74,6 +77,7 @@ class HeldRecipe(Recipe):
 
         def check(obj):
             return hold_proof(kind, obj, generation, original_on_delete=original_on_delete)
+
         return check
 
     def sync_templates(self):
@@ -89,8 +93,7 @@ class HeldRecipe(Recipe):
         """The newest ControllerRevision's hash (the DaemonSet's)."""
         sync = self.sync
         uid = owner["metadata"]["uid"]
-        revisions = [r for r in list_items(sync.kube, "ControllerRevision", sync.namespace, owner_selector(owner))
-                     if owned_by(r, set([uid]))]
+        revisions = [r for r in list_items(sync.kube, "ControllerRevision", sync.namespace, owner_selector(owner)) if owned_by(r, set([uid]))]
         if not revisions:
             raise InplaceError("DaemonSet %s/%s has no ControllerRevision yet" % (sync.namespace, sync.name))
         newest = max(revisions, key=lambda r: r.get("revision", 0))
@@ -102,16 +105,20 @@ class HeldRecipe(Recipe):
     def _label_pods(self, revision):
         sync = self.sync
         owner = sync.workload.owner
-        pods = [p for p in list_items(sync.kube, "Pod", sync.namespace, owner_selector(owner))
-                if owned_by(p, set([owner["metadata"]["uid"]])) and not p["metadata"].get("deletionTimestamp")]
+        pods = [
+            p
+            for p in list_items(sync.kube, "Pod", sync.namespace, owner_selector(owner))
+            if owned_by(p, set([owner["metadata"]["uid"]])) and not p["metadata"].get("deletionTimestamp")
+        ]
         stale = []
         for pod in pods:
             if image_changes(pod.get("spec", {}), sync.targets) or resource_changes(pod.get("spec", {}), sync.resources):
                 stale.append(pod["metadata"]["name"])
                 continue
             if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:
-                sync.writer().merge_patch(api_path("Pod", sync.namespace, pod["metadata"]["name"]),
-                                          {"metadata": {"labels": {REVISION_LABEL: revision}}}, deadline=sync.deadline)
+                sync.writer().merge_patch(
+                    api_path("Pod", sync.namespace, pod["metadata"]["name"]), {"metadata": {"labels": {REVISION_LABEL: revision}}}, deadline=sync.deadline
+                )
         if stale:
             sync.steps.append("left pods not on the target images unlabelled: %s" % ", ".join(stale))
         sync.steps.append("labelled %d pods %s=%s" % (len(pods) - len(stale), REVISION_LABEL, revision))

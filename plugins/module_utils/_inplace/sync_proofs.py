@@ -39,8 +39,10 @@ def pending_sync(owner):
     try:
         state = json.loads(raw)
     except ValueError:
-        raise InplaceError("annotation %s on %s is not valid JSON; remove it after checking the owner's "
-                           "pause/update strategy by hand" % (SYNC_ANNOTATION, owner["metadata"]["name"])) from None
+        raise InplaceError(
+            "annotation %s on %s is not valid JSON; remove it after checking the owner's "
+            "pause/update strategy by hand" % (SYNC_ANNOTATION, owner["metadata"]["name"])
+        ) from None
     if not isinstance(state, dict) or not isinstance(state.get("target"), dict):
         raise InplaceError("annotation %s on %s has no target images" % (SYNC_ANNOTATION, owner["metadata"]["name"]))
     return state
@@ -85,7 +87,11 @@ def hold_proof(kind, owner, generation, replicaset=None, original_on_delete=Fals
         rs_replicas = int(((replicaset or {}).get("spec") or {}).get("replicas") or 0)
         if updated != rs_replicas or (not mid_rollout and updated != wanted):
             return "updatedReplicas %d, spec.replicas %d, ReplicaSet %s replicas %d" % (
-                updated, wanted, ((replicaset or {}).get("metadata") or {}).get("name", "?"), rs_replicas)
+                updated,
+                wanted,
+                ((replicaset or {}).get("metadata") or {}).get("name", "?"),
+                rs_replicas,
+            )
         return None
     if kind == "StatefulSet":
         wanted = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
@@ -102,8 +108,7 @@ def hold_proof(kind, owner, generation, replicaset=None, original_on_delete=Fals
     if misscheduled:
         # Pods on nodes the controller thinks should not run them (e.g. tainted unreachable for a moment after a
         # controller-manager stall) are in no count, so "all updated" would hold even at 0 of 0 and prove nothing.
-        return "numberMisscheduled %d (pods on nodes the controller does not count, e.g. tainted not-ready)" % (
-            misscheduled)
+        return "numberMisscheduled %d (pods on nodes the controller does not count, e.g. tainted not-ready)" % (misscheduled)
     return None
 
 
@@ -117,8 +122,7 @@ def stale_reason(state, pods):
         if image_changes(spec, state["target"]) or resource_changes(spec, state.get("resources")):
             off.append(pod["metadata"]["name"])
     if off:
-        return "pods %s do not run its target %s" % (", ".join(sorted(off)[:10]), ", ".join(
-            "%s=%s" % item for item in sorted(state["target"].items())))
+        return "pods %s do not run its target %s" % (", ".join(sorted(off)[:10]), ", ".join("%s=%s" % item for item in sorted(state["target"].items())))
     return None
 
 
@@ -146,8 +150,7 @@ def older_matches(target, replicasets, current_name, pod_counts):
         name = rs["metadata"]["name"]
         if name == current_name or not template_matches(rs.get("spec", {}).get("template"), target):
             continue
-        if int(rs.get("spec", {}).get("replicas") or 0) == 0 and _status_int(rs, "replicas") == 0 \
-                and not pod_counts.get(name):
+        if int(rs.get("spec", {}).get("replicas") or 0) == 0 and _status_int(rs, "replicas") == 0 and not pod_counts.get(name):
             deletable.append(rs)
         else:
             blocking.append(rs)

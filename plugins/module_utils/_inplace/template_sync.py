@@ -99,10 +99,12 @@ class TemplateSync(object):
         except SyncHeld:
             raise
         except InplaceError as exc:
-            raise SyncHeld("%s. Template sync of %s %s/%s not finished: left %s with the sync recorded in annotation %s; "
-                           "a re-run checks the record against the pods and finishes it. Written so far: %s" % (
-                               exc.msg, self.kind, self.namespace, self.name, self.recipe.WORDS.left,
-                               SYNC_ANNOTATION, "; ".join(self.steps)), template_sync_steps=list(self.steps)) from exc
+            raise SyncHeld(
+                "%s. Template sync of %s %s/%s not finished: left %s with the sync recorded in annotation %s; "
+                "a re-run checks the record against the pods and finishes it. Written so far: %s"
+                % (exc.msg, self.kind, self.namespace, self.name, self.recipe.WORDS.left, SYNC_ANNOTATION, "; ".join(self.steps)),
+                template_sync_steps=list(self.steps),
+            ) from exc
         self._barrier(state)
         self.recipe.restore(state)
         self.recipe.finish()
@@ -115,13 +117,13 @@ class TemplateSync(object):
         refused, nothing changed, rather than guessing which template the controller should get.
         """
         if self.recipe.held(owner.get("spec", {}), pending_sync(owner)):
-            raise InplaceError("annotation %s on %s %s/%s (%s) records a template sync, but %s; not resumed and "
-                               "nothing changed: check the owner, then remove the annotation and restore its %s "
-                               "(recorded in the annotation)" % (
-                                   SYNC_ANNOTATION, self.kind, self.namespace, self.name, self.recipe.WORDS.found, stale,
-                                   self.recipe.WORDS.field))
-        ops = [{"op": "test", "path": "/metadata/uid", "value": owner["metadata"]["uid"]},
-               {"op": "remove", "path": RECORD_PATH}]
+            raise InplaceError(
+                "annotation %s on %s %s/%s (%s) records a template sync, but %s; not resumed and "
+                "nothing changed: check the owner, then remove the annotation and restore its %s "
+                "(recorded in the annotation)"
+                % (SYNC_ANNOTATION, self.kind, self.namespace, self.name, self.recipe.WORDS.found, stale, self.recipe.WORDS.field)
+            )
+        ops = [{"op": "test", "path": "/metadata/uid", "value": owner["metadata"]["uid"]}, {"op": "remove", "path": RECORD_PATH}]
         self.writer().json_patch(self.path, ops, deadline=self.deadline)
         self.steps.append("dropped a stale template-sync record (%s); nothing resumed" % stale)
         self.recipe.clean_replicasets()
@@ -151,9 +153,19 @@ class TemplateSync(object):
                 "objects (%s), and giving it its hands back without that proof could recreate pods. Left %s, with "
                 "the sync recorded in annotation %s; no pod was recreated. A re-run (once the controller-manager "
                 "answers) checks the record against the pods, waits for that proof and then restores the %s. "
-                "Written so far: %s" % (self.kind, self.namespace, self.name, missing, self.recipe.WORDS.left,
-                                        SYNC_ANNOTATION, self.recipe.WORDS.restores, "; ".join(self.steps) or "nothing"),
-                template_sync_steps=list(self.steps))
+                "Written so far: %s"
+                % (
+                    self.kind,
+                    self.namespace,
+                    self.name,
+                    missing,
+                    self.recipe.WORDS.left,
+                    SYNC_ANNOTATION,
+                    self.recipe.WORDS.restores,
+                    "; ".join(self.steps) or "nothing",
+                ),
+                template_sync_steps=list(self.steps),
+            )
         self.steps.append("the controller proved it sees the synced objects (%s)" % self.recipe.WORDS.proven)
 
     def patch_template(self, path, obj, what):
@@ -171,8 +183,7 @@ class TemplateSync(object):
 
     def wait_observed(self, written):
         """The owner once its controller has observed the generation of ``written`` (the owner as last written)."""
-        return wait_for_generation(self.kube, self.kind, self.namespace, self.name,
-                                   written.get("metadata", {}).get("generation", 0), self.deadline, written)
+        return wait_for_generation(self.kube, self.kind, self.namespace, self.name, written.get("metadata", {}).get("generation", 0), self.deadline, written)
 
 
 def _await(kube, kind, namespace, name, check, deadline, current):
@@ -183,8 +194,7 @@ def _await(kube, kind, namespace, name, check, deadline, current):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return missing
-        query = {"fieldSelector": "metadata.name=" + name,
-                 "resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
+        query = {"fieldSelector": "metadata.name=" + name, "resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
         try:
             for kind_seen, seen in kube.watch(api_path(kind, namespace), query, max(1, min(remaining, 20))):
                 if kind_seen == "DELETED":

@@ -62,21 +62,17 @@ def stale_reason(record, template_images, pods, template_spec=None):
     def foreign(images, where):
         for name in names:
             image = images.get(name)
-            if image is not None and not any(known and same_image(image, known)
-                                             for known in (target[name], previous[name])):
-                return "%s container %s has %s, neither the recorded target %s nor the previous image %s" % (
-                    where, name, image, target[name], previous[name])
+            if image is not None and not any(known and same_image(image, known) for known in (target[name], previous[name])):
+                return "%s container %s has %s, neither the recorded target %s nor the previous image %s" % (where, name, image, target[name], previous[name])
         return ""
 
-    places = [(template_images, "the pod template's")] + [
-        (current_images(pod.get("spec") or {}), "pod %s's" % pod["metadata"]["name"]) for pod in pods]
+    places = [(template_images, "the pod template's")] + [(current_images(pod.get("spec") or {}), "pod %s's" % pod["metadata"]["name"]) for pod in pods]
     for images, where in places:
         reason = foreign(images, where)
         if reason:
             return reason
     if record.get("resources"):
-        for spec, where in [(template_spec, "the pod template's")] + [
-                (pod.get("spec") or {}, "pod %s's" % pod["metadata"]["name"]) for pod in pods]:
+        for spec, where in [(template_spec, "the pod template's")] + [(pod.get("spec") or {}, "pod %s's" % pod["metadata"]["name"]) for pod in pods]:
             reason = foreign_resources(record["resources"], spec, where) if spec is not None else ""
             if reason:
                 return reason

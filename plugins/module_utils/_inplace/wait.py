@@ -41,12 +41,18 @@ __all__ = ["DONE", "FAILED", "PENDING", "VANISHED"]
 
 # The kubelet's own reasons (pkg/kubelet/images/types.go, kuberuntime_container.go, container/sync_result.go)
 # for a container that will not run without someone changing something.
-PULL_REASONS = frozenset(["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
-                          "ImageInspectError"])
-FAIL_FAST_REASONS = PULL_REASONS | frozenset([
-    "CreateContainerConfigError", "CreateContainerError", "RunContainerError", "PreCreateHookError",
-    "PreStartHookError", "PostStartHookError", "CrashLoopBackOff",
-])
+PULL_REASONS = frozenset(["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "ImageInspectError"])
+FAIL_FAST_REASONS = PULL_REASONS | frozenset(
+    [
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "PreCreateHookError",
+        "PreStartHookError",
+        "PostStartHookError",
+        "CrashLoopBackOff",
+    ]
+)
 
 CONTAINER = "container"
 SIDECAR = "sidecar"
@@ -100,9 +106,14 @@ def baseline_of(pod, names):
     for name in names:
         status = find_status(pod, name) or {}
         waiting = (status.get("state") or {}).get("waiting") or {}
-        baseline[name] = {"containerID": status.get("containerID"), "restartCount": status.get("restartCount", 0),
-                          "imageID": status.get("imageID"), "image": status.get("image"),
-                          "running": _running(status), "reason": waiting.get("reason")}
+        baseline[name] = {
+            "containerID": status.get("containerID"),
+            "restartCount": status.get("restartCount", 0),
+            "imageID": status.get("imageID"),
+            "image": status.get("image"),
+            "running": _running(status),
+            "reason": waiting.get("reason"),
+        }
     return baseline
 
 
@@ -142,8 +153,7 @@ def is_new_container(status, base):
         return False
     if status.get("restartCount", 0) > (base.get("restartCount") or 0):
         return True
-    return bool(base.get("containerID") and status.get("containerID")
-                and status.get("containerID") != base.get("containerID"))
+    return bool(base.get("containerID") and status.get("containerID") and status.get("containerID") != base.get("containerID"))
 
 
 def failure_of(status):
@@ -218,14 +228,19 @@ def spec_only_reason(pod, name):
     status = find_status(pod, name) or {}
     state = status.get("state") or {}
     terminated = state.get("terminated") or {}
-    started = any(_running(s) or (s.get("state") or {}).get("terminated") or s.get("lastState")
-                  for s in (pod.get("status") or {}).get("containerStatuses") or [])
+    started = any(
+        _running(s) or (s.get("state") or {}).get("terminated") or s.get("lastState") for s in (pod.get("status") or {}).get("containerStatuses") or []
+    )
     if (terminated and terminated.get("exitCode") == 0) or _condition(pod, "Initialized") or started:
-        return ("init container %s has completed: the kubelet never re-runs a completed init container on a live "
-                "pod, so its new image takes effect only when the pod is recreated" % name)
+        return (
+            "init container %s has completed: the kubelet never re-runs a completed init container on a live "
+            "pod, so its new image takes effect only when the pod is recreated" % name
+        )
     if state.get("running") is not None:
-        return ("init container %s is running: the kubelet lets it finish on its old image and never re-runs it "
-                "on a live pod, so its new image takes effect only when the pod is recreated" % name)
+        return (
+            "init container %s is running: the kubelet lets it finish on its old image and never re-runs it "
+            "on a live pod, so its new image takes effect only when the pod is recreated" % name
+        )
     return ""
 
 
@@ -254,35 +269,47 @@ def container_progress(pod, name, target, baseline=None, elapsed=None, generatio
         return PENDING, "spec has %s" % (spec_image(pod, name) or "no such container")
     accepted = bool(base.get("accept")) and status.get("containerID") == base.get("accept")
     if base.get("containerID") and not accepted and not is_new_container(status, base):
-        if kind == SIDECAR and _running(status) and base.get("running") and not reports_generation(pod) \
-                and elapsed is not None and elapsed >= sidecar_deadline(pod):
-            return FAILED, ("sidecar still runs its previous container %ds after the patch: this kubelet does not "
-                            "restart a running sidecar (init container with restartPolicy: Always) when its image "
-                            "changes (kubelets before 1.32); the new image takes effect only when the sidecar exits "
-                            "or the pod is recreated" % int(elapsed))
+        if (
+            kind == SIDECAR
+            and _running(status)
+            and base.get("running")
+            and not reports_generation(pod)
+            and elapsed is not None
+            and elapsed >= sidecar_deadline(pod)
+        ):
+            return FAILED, (
+                "sidecar still runs its previous container %ds after the patch: this kubelet does not "
+                "restart a running sidecar (init container with restartPolicy: Always) when its image "
+                "changes (kubelets before 1.32); the new image takes effect only when the sidecar exits "
+                "or the pod is recreated" % int(elapsed)
+            )
         if _running(status):
-            return PENDING, "kubelet has not restarted it yet (previous container running %s)" % (
-                status.get("image") or "an unknown image")
+            return PENDING, "kubelet has not restarted it yet (previous container running %s)" % (status.get("image") or "an unknown image")
         return PENDING, _waiting_text(waiting, "previous container not running")
     if kind == INIT:
         terminated = state.get("terminated")
         if terminated and terminated.get("exitCode") == 0:
             return DONE, ""
         if terminated:
-            return FAILED, "init container exited %s%s" % (
-                terminated.get("exitCode"), (" (%s)" % terminated["reason"]) if terminated.get("reason") else "")
+            return FAILED, "init container exited %s%s" % (terminated.get("exitCode"), (" (%s)" % terminated["reason"]) if terminated.get("reason") else "")
         return PENDING, "init container running" if _running(status) else _waiting_text(waiting, "not started")
     if not _running(status):
         return PENDING, _waiting_text(waiting, "not running")
-    if not base.get("containerID") and not accepted and not reports_generation(pod) and not (
-            same_image(status.get("image"), target) or runs_digest(status.get("imageID"), target)):
+    if (
+        not base.get("containerID")
+        and not accepted
+        and not reports_generation(pod)
+        and not (same_image(status.get("image"), target) or runs_digest(status.get("imageID"), target))
+    ):
         # Read without a baseline (the plan): the runtime may name the image by another tag of the same image
         # (containerd reports its first tag), so a running container whose spec has the target counts, as the
         # kubelet restarts a container on an image change (a kubelet that reports generations was checked
         # above). Not so a sidecar, which kubelets before 1.32 leave running on its old image.
         if kind == SIDECAR:
-            return PENDING, ("sidecar still shows %s; kubelets before 1.32 do not restart a running sidecar when "
-                             "its image changes" % (status.get("image") or "an unknown image"))
+            return PENDING, (
+                "sidecar still shows %s; kubelets before 1.32 do not restart a running sidecar when "
+                "its image changes" % (status.get("image") or "an unknown image")
+            )
     if not status.get("ready"):
         return PENDING, "running, not ready"
     return DONE, ""
@@ -333,8 +360,12 @@ def plan_baseline(pod, targets):
     baseline = {}
     for name, target in targets.items():
         status = find_status(pod, name) or {}
-        if container_kind(pod, name) == SIDECAR and _running(status) and not reports_generation(pod) and not (
-                same_image(status.get("image"), target) or runs_digest(status.get("imageID"), target)):
+        if (
+            container_kind(pod, name) == SIDECAR
+            and _running(status)
+            and not reports_generation(pod)
+            and not (same_image(status.get("image"), target) or runs_digest(status.get("imageID"), target))
+        ):
             baseline.update(baseline_of(pod, [name]))
     return baseline
 

@@ -53,8 +53,7 @@ class Outcome(object):
         self.ready_since = None
 
 
-def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready_seconds=0,
-                  clock=time.monotonic, fail_fast=True, on_done=None):
+def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready_seconds=0, clock=time.monotonic, fail_fast=True, on_done=None):
     """Watch pods until every expectation is met, one fails (``fail_fast``), or ``timeout``.
 
     Returns ``{pod name: Outcome}``; never raises on a timeout (the caller reports what is
@@ -79,8 +78,7 @@ def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready
         if name not in expected:
             return
         outcome = outcomes[name]
-        if outcome.state == VANISHED or (outcome.state == FAILED and fail_fast) \
-                or (outcome.state == DONE and not min_ready_seconds):
+        if outcome.state == VANISHED or (outcome.state == FAILED and fail_fast) or (outcome.state == DONE and not min_ready_seconds):
             return
         exp = expected[name]
         if kind == "DELETED" or pod["metadata"].get("uid") != exp.uid or pod["metadata"].get("deletionTimestamp"):
@@ -189,8 +187,7 @@ def wait_for_generation(kube, kind, namespace, name, minimum_generation, deadlin
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise InplaceError("%s: the controller did not observe generation %s in time" % (what, minimum_generation))
-        query = {"fieldSelector": "metadata.name=" + name,
-                 "resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
+        query = {"fieldSelector": "metadata.name=" + name, "resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
         try:
             for kind_seen, seen in kube.watch(api_path(kind, namespace), query, min(remaining, 60)):
                 if kind_seen == "DELETED":

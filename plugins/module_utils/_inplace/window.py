@@ -37,11 +37,11 @@ def parse_clock(value, what):
     if isinstance(value, bool) or not isinstance(value, str):
         hint = ""
         if isinstance(value, int) and not isinstance(value, bool):
-            hint = " (YAML reads an unquoted 02:00 as the number %d: quote it, \"02:00\")" % value
-        raise WindowError("window %s must be a string \"HH:MM\", got %r%s" % (what, value, hint))
+            hint = ' (YAML reads an unquoted 02:00 as the number %d: quote it, "02:00")' % value
+        raise WindowError('window %s must be a string "HH:MM", got %r%s' % (what, value, hint))
     match = _TIME_RE.match(value)
     if not match:
-        raise WindowError("window %s %r is not a time of day \"HH:MM\" (24-hour clock)" % (what, value))
+        raise WindowError('window %s %r is not a time of day "HH:MM" (24-hour clock)' % (what, value))
     hour, minute, second = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
     if hour > 23 or minute > 59 or second > 59:
         raise WindowError("window %s %r is not a time of day: hours 00-23, minutes and seconds 00-59" % (what, value))
@@ -52,13 +52,11 @@ def parse_zone(name):
     if ZONEINFO is None:  # pragma: no cover
         raise WindowError("time zones need Python 3.9 or later (zoneinfo)")
     if not isinstance(name, str) or not name.strip():
-        raise WindowError("window timezone must be an IANA time zone name such as \"UTC\" or \"Europe/Berlin\", got %r"
-                          % (name,))
+        raise WindowError('window timezone must be an IANA time zone name such as "UTC" or "Europe/Berlin", got %r' % (name,))
     try:
         return ZONEINFO.ZoneInfo(name.strip())
     except (ZONEINFO.ZoneInfoNotFoundError, ValueError, OSError):
-        raise WindowError("window timezone %r is not a known IANA time zone (such as \"UTC\" or \"Europe/Berlin\")"
-                          % name) from None
+        raise WindowError('window timezone %r is not a known IANA time zone (such as "UTC" or "Europe/Berlin")' % name) from None
 
 
 def parse_timestamp(value):
@@ -102,19 +100,17 @@ def evaluate(window, now=None):
     ``seconds_left`` (inside) or ``opens_in_seconds`` (outside), ``timezone`` and ``now``.
     """
     if not isinstance(window, dict):
-        raise WindowError("a maintenance window must be a dictionary {start, end, timezone}, got %s"
-                          % type(window).__name__)
+        raise WindowError("a maintenance window must be a dictionary {start, end, timezone}, got %s" % type(window).__name__)
     unknown = sorted(set(window) - set(KEYS))
     if unknown:
         raise WindowError("unknown maintenance window keys %s: use start, end and timezone" % ", ".join(unknown))
     missing = [key for key in ("start", "end") if key not in window]
     if missing:
-        raise WindowError("maintenance window needs %s (\"HH:MM\")" % " and ".join(missing))
+        raise WindowError('maintenance window needs %s ("HH:MM")' % " and ".join(missing))
     start = parse_clock(window["start"], "start")
     end = parse_clock(window["end"], "end")
     if start == end:
-        raise WindowError("window start and end are both %s: an empty window; leave the window out to allow any time"
-                          % window["start"])
+        raise WindowError("window start and end are both %s: an empty window; leave the window out to allow any time" % window["start"])
     zone = parse_zone(window.get("timezone", "UTC"))
     moment = parse_now(now).astimezone(zone)
     today = moment.date()
@@ -128,10 +124,10 @@ def evaluate(window, now=None):
     result = {"timezone": str(zone.key), "now": moment.isoformat()}
     for opens, closes in windows:
         if opens <= moment < closes:
-            result.update(inside=True, start=opens.isoformat(), end=closes.isoformat(), not_after=closes.isoformat(),
-                          seconds_left=int((closes - moment).total_seconds()))
+            result.update(
+                inside=True, start=opens.isoformat(), end=closes.isoformat(), not_after=closes.isoformat(), seconds_left=int((closes - moment).total_seconds())
+            )
             return result
     opens, closes = min((w for w in windows if w[0] > moment), key=lambda w: w[0])
-    result.update(inside=False, start=opens.isoformat(), end=closes.isoformat(), not_after=None,
-                  opens_in_seconds=int((opens - moment).total_seconds()))
+    result.update(inside=False, start=opens.isoformat(), end=closes.isoformat(), not_after=None, opens_in_seconds=int((opens - moment).total_seconds()))
     return result

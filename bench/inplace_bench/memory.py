@@ -4,7 +4,7 @@
 child process measured with them.
 
 The module process is the process that runs the module's code: for a playbook, each
-`python .../AnsiballZ_<module>.py` in the tree (AnsiballZ runs the module in that process); for a
+`python .../AnsiballZ_<module>.py` in the tree (not the `/bin/sh -c` around it) (AnsiballZ runs the module in that process); for a
 driver (inplace_bench.drivers), the driver itself. Its CPU seconds are utime + stime from
 /proc/<pid>/stat at the last sample before it exited (so up to one interval short); the whole tree's
 CPU seconds come exactly from getrusage(RUSAGE_CHILDREN) around the run.
@@ -55,12 +55,14 @@ def _cpu(pid):
         return None
 
 
-def _cmdline(pid):
+def _runs_module(pid):
+    """Whether pid is a Python running an AnsiballZ module (not the shell that started it)."""
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
+            argv = f.read().decode(errors="replace").split("\0")
     except OSError:
-        return ""
+        return False
+    return os.path.basename(argv[0]).startswith("python") and any(MODULE_MARKER in x for x in argv[1:])
 
 
 class TreeMemory(threading.Thread):
@@ -79,8 +81,7 @@ class TreeMemory(threading.Thread):
 
     def _module(self, pid):
         if pid not in self._is_module:
-            self._is_module[pid] = (pid == self.pid) if self.module_is_root else (
-                MODULE_MARKER in _cmdline(pid))
+            self._is_module[pid] = (pid == self.pid) if self.module_is_root else _runs_module(pid)
         return self._is_module[pid]
 
     def sample(self):

@@ -70,14 +70,14 @@ def module_vs_bare(doc, n):
     rows = table(doc, "upgrade")
     mod, bare = _by(rows, "module", n), _by(rows, "bare", n)
     if not mod or not bare or mod.get("module_seconds") is None or not bare["extra"].get("seconds"):
-        return _target("Module vs bare client", goal, "module or bare client at N=%d missing or failed" % n,
+        return _target("Module vs bare client, N=%d" % n, goal, "module or bare client at N=%d missing or failed" % n,
                        NOT_MEASURED)
     ratio = mod["module_seconds"] / bare["extra"]["seconds"]
     measured = ("module %.2f s / bare %.2f s = **%.2fx**; processes: module process %.1f s (CPU %.1f s) vs "
                 "bare driver %.1f s (CPU %.1f s)" % (
                     mod["module_seconds"], bare["extra"]["seconds"], ratio, mod.get("module_lifetime") or 0,
                     mod.get("module_cpu") or 0, bare["wall"], bare.get("module_cpu") or 0))
-    return _target("Module vs bare client", goal, measured, MET if ratio <= MODULE_VS_BARE else NOT_MET)
+    return _target("Module vs bare client, N=%d" % n, goal, measured, MET if ratio <= MODULE_VS_BARE else NOT_MET)
 
 
 def sweep_pairs(doc):

@@ -121,7 +121,8 @@ def render(doc):
             pair = dict((r["scenario"], r) for r in sweep if r.get("sandbox") == delay and "wall" in r)
             rolling, role = pair.get("rolling"), pair.get("role")
             w("| %.1f%s | %s | %s | %s | %s | %s | %s | %s |" % (
-                delay, "*" if any(r.get("reused") for r in pair.values()) else "", fmt(rolling["wall"]) if rolling else "-", fmt(rolling["limit"]) if rolling else "-",
+                delay, "*" if any(r.get("reused") for r in pair.values()) else "",
+                fmt(rolling["wall"]) if rolling else "-", fmt(rolling["limit"]) if rolling else "-",
                 fmt(role["wall"]) if role else "-", fmt(role["limit"]) if role else "-",
                 "%.2f" % (role["wall"] / rolling["wall"]) if rolling and role else "-",
                 role["rescheduled"] if role else "-",

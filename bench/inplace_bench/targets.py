@@ -115,9 +115,8 @@ def against_rolling(doc):
     if not dear:
         return _target("Against the rolling update", goal, "no sweep at a delay >= %.0f s" % CROSSOVER_COST,
                        NOT_MEASURED)
-    parts = ["%.0f s: role %.1f s vs rolling %.1f s (%.2fx)" % (d, role["wall"], rolling["wall"],
-                                                                 role["wall"] / rolling["wall"])
-             for d, rolling, role in pairs]
+    parts = ["%.0f s: role %.1f s vs rolling %.1f s (%.2fx)" % (
+        d, role["wall"], rolling["wall"], role["wall"] / rolling["wall"]) for d, rolling, role in pairs]
     met = all(role["wall"] < rolling["wall"] for _d, rolling, role in dear)
     return _target("Against the rolling update", goal, "%s; crossover %s" % ("; ".join(parts), crossover(pairs)),
                    MET if met else NOT_MET)

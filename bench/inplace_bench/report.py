@@ -70,7 +70,7 @@ def render(doc):
             r["ip_changed"], "yes" if r["template_new"] else "no", mib(r["rss_tree"]),
             mib(r["module_rss"]), r["module_cpu"]))
     w("")
-    w("`limit` = batches x (container start + kubelet lag): 1 batch for (2), (3), (5); "
+    w("`limit` = batches x (container start + readiness delay + kubelet lag): 1 batch for (2), (3), (3r), (5); "
       "ceil(N / ceil(25% N)) for (4); for (1) the waves of pod starts that a 25%/25% rolling "
       "update needs in the deployment controller's own arithmetic (instant controllers, every new "
       "pod up after exactly one sandbox + container start + kubelet lag; old pods' termination not "

@@ -113,6 +113,8 @@ def parse_args(argv):
                         "at --sweep-size (default 0,1,2,4; a delay equal to --sandbox reuses the main "
                         "table's rows; smoke and 'none': skip)")
     p.add_argument("--sweep-size", type=int, default=100)
+    p.add_argument("--sweep-runs", type=int, default=1,
+                   help="runs of the rolling update and the role at each sweep delay (the targets use the median)")
     p.add_argument("--timeout", type=int, default=600, help="per scenario, seconds")
     p.add_argument("--output", help="Markdown file to write (default bench/results/latest.md; "
                                     "smoke and --render: none)")
@@ -151,7 +153,7 @@ def measure(a):
                 if s in a.scenarios and (only is None or s in only):
                     run_scenario(session, s, n)
         if a.sandbox_sweep and "rolling" in a.scenarios and "role" in a.scenarios:
-            run_sweep(session, a.sandbox_sweep, a.sweep_size)
+            run_sweep(session, a.sandbox_sweep, a.sweep_size, a.sweep_runs)
         run_scale(session, a.scale, a.discovery)
         run_discovery(session, [n for n in a.discovery if n not in a.scale or "module" not in a.scenarios])
         if "module" in a.scenarios:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from inplace_bench.results import table
-from inplace_bench.targets import baseline_seconds, evaluate
+from inplace_bench.targets import baseline_seconds, evaluate, sweep_pairs
 from inplace_bench.text import fmt, mib
 from inplace_bench.workload import TITLES
 
@@ -112,21 +112,26 @@ def render(doc):
           "up its network and mounts its volumes), a container restarted in place does not. The rolling update's limit grows by that delay "
           "per wave; the role's does not.")
         w("")
-        w("Rows marked * are the main table's (the same sandbox delay and N), not measured again.")
+        w("Rows marked * use the main table's row (the same sandbox delay and N) as their first run. With "
+          "more than one run per delay (--sweep-runs) the wall shown is the median, every run's in brackets.")
         w("")
         w("| sandbox delay s | rolling update wall s | rolling limit s | role wall s | role limit s "
           "| role / rolling | role rescheduled | problems |")
         w("|---:|---:|---:|---:|---:|---:|---:|---|")
-        for delay in sorted(set(r["sandbox"] for r in sweep if "wall" in r)):
-            pair = dict((r["scenario"], r) for r in sweep if r.get("sandbox") == delay and "wall" in r)
-            rolling, role = pair.get("rolling"), pair.get("role")
-            w("| %.1f%s | %s | %s | %s | %s | %s | %s | %s |" % (
-                delay, "*" if any(r.get("reused") for r in pair.values()) else "",
-                fmt(rolling["wall"]) if rolling else "-", fmt(rolling["limit"]) if rolling else "-",
-                fmt(role["wall"]) if role else "-", fmt(role["limit"]) if role else "-",
-                "%.2f" % (role["wall"] / rolling["wall"]) if rolling and role else "-",
-                role["rescheduled"] if role else "-",
-                "; ".join((rolling or {}).get("problems", []) + (role or {}).get("problems", [])) or "none"))
+        for delay, rolling, role in sweep_pairs(doc):
+            def shown(median, scenario, delay=delay):
+                walls = [r["wall"] for r in sweep if r.get("sandbox") == delay and r["scenario"] == scenario
+                         and "wall" in r and not r["problems"]]
+                return "%.1f" % median["wall"] + ("" if len(walls) < 2 else " (%s)" % ", ".join("%.1f" % x for x in walls))
+            w("| %.1f%s | %s | %.1f | %s | %.1f | %.2f | %d | %s |" % (
+                delay, "*" if rolling.get("reused") or role.get("reused") else "",
+                shown(rolling, "rolling"), rolling["limit"], shown(role, "role"), role["limit"],
+                role["wall"] / rolling["wall"], role["rescheduled"], "; ".join(rolling["problems"] + role["problems"]) or "none"))
+        failed = [r for r in sweep if r.get("problems")]
+        if failed:
+            w("")
+            w("Failed sweep runs (left out above): %s" % "; ".join(
+                "%s at %.1f s: %s" % (r["scenario"], r["sandbox"], "; ".join(r["problems"])) for r in failed))
     if discovery:
         w("")
         w("## Discovery only (`k8s_inplace_upgrade_info`, read-only, plan with batch_size 25%)")

@@ -5,7 +5,7 @@
     {"format": 2,
      "run":  {"command", "smoke", "started", "finished", "nodes", "max_pods", "container_start",
               "readiness_delay", "readiness_period", "kubelet_lag", "restart_seconds", "sandbox",
-              "pull_delay", "sweep_size", "sweep", "scale", "daemonset_nodes", "old_image", "new_image",
+              "pull_delay", "sweep_size", "sweep", "sweep_runs", "scale", "daemonset_nodes", "old_image", "new_image",
               "load_start", "load_end", "other_apiservers", "machine": {...}, "versions": {...}},
      "rows": [{"table": "upgrade" | "sweep" | "discovery" | "baseline" | "daemonset", ...}, ...],
      "notes": [...], "failures": [...]}
@@ -44,6 +44,7 @@ def document(session, started, finished):
         "readiness_period": READINESS_PERIOD_SECONDS, "kubelet_lag": KUBELET_LAG_SECONDS,
         "restart_seconds": restart_seconds(a.container_start, a.readiness_delay), "sandbox": a.sandbox,
         "pull_delay": a.pull_delay, "sweep_size": a.sweep_size, "sweep": a.sandbox_sweep,
+        "sweep_runs": a.sweep_runs,
         "scale": a.scale, "daemonset_nodes": a.daemonset_nodes,
         "old_image": OLD_IMAGE, "new_image": NEW_IMAGE,
         "load_start": session.load_start, "load_end": os.getloadavg()[0],

@@ -113,8 +113,9 @@ def parse_args(argv):
                         "at --sweep-size (default 0,1,2,4; a delay equal to --sandbox reuses the main "
                         "table's rows; smoke and 'none': skip)")
     p.add_argument("--sweep-size", type=int, default=100)
-    p.add_argument("--sweep-runs", type=int, default=1,
-                   help="runs of the rolling update and the role at each sweep delay (the targets use the median)")
+    p.add_argument("--sweep-runs", type=int, default=3,
+                   help="runs of the rolling update and the role at each sweep delay (default 3; the "
+                        "targets use the median)")
     p.add_argument("--timeout", type=int, default=600, help="per scenario, seconds")
     p.add_argument("--output", help="Markdown file to write (default bench/results/latest.md; "
                                     "smoke and --render: none)")

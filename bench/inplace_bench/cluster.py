@@ -15,13 +15,15 @@ from inplace_bench.proxy import CountingProxy
 
 
 class BenchCluster:
-    """A LocalCluster of `nodes` real-kubelet nodes whose container starts cost `container_start`
-    and whose new pods wait `sandbox` seconds for their sandbox, with a CountingProxy in front."""
+    """A LocalCluster of `nodes` real-kubelet nodes whose container starts cost `container_start`,
+    whose new pods wait `sandbox` seconds for their sandbox and whose image pulls (of an image the
+    node does not have yet) take `pull_delay` seconds, with a CountingProxy in front."""
 
-    def __init__(self, state_dir, nodes, container_start, sandbox):
+    def __init__(self, state_dir, nodes, container_start, sandbox, pull_delay=0.0):
         self.state_dir, self.nodes = state_dir, nodes
         self.container_start = container_start
         self.sandbox = sandbox  # the nodes' current sandbox delay (fault layer, new pods only)
+        self.pull_delay = pull_delay
         self.local = None
         self.proxy = None
         self.k8s = None
@@ -32,8 +34,8 @@ class BenchCluster:
         from localcluster import LocalCluster
         from kubernetes import client, config
 
-        log("starting the local control plane: %d nodes, container start %.2fs, sandbox %.2fs"
-            % (self.nodes, self.container_start, self.sandbox))
+        log("starting the local control plane: %d nodes, container start %.2fs, sandbox %.2fs, pull %.2fs"
+            % (self.nodes, self.container_start, self.sandbox, self.pull_delay))
         self.local = LocalCluster(self.state_dir, nodes=self.nodes)
         self.local.start()
         self.set_sandbox(self.sandbox)
@@ -65,9 +67,10 @@ class BenchCluster:
         return getattr(self.local, "max_pods", "?")
 
     def set_sandbox(self, seconds):
-        """The nodes' faults: every container start costs container_start, a new pod's sandbox
-        `seconds` (a restart in place never pays it). Replaces the whole fault file."""
-        self.local.set_faults(start_delay={"*": self.container_start}, sandbox_delay=seconds)
+        """The nodes' faults: every container start costs container_start, every pull pull_delay, a
+        new pod's sandbox `seconds` (a restart in place never pays it). Replaces the whole fault file."""
+        self.local.set_faults(start_delay={"*": self.container_start}, sandbox_delay=seconds,
+                              pull_delay={"*": self.pull_delay} if self.pull_delay else None)
         self.sandbox = seconds
 
     def stop(self):

@@ -1,8 +1,8 @@
 # Copyright (c) inplace.kubernetes maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Drivers of scenarios 1 and 2 and of the parallel-patch reference, each a child process of its own:
+"""Drivers of scenarios 1, 2 and of the bare client (the module's reference), each a child process of its own:
 
-    python -m inplace_bench.drivers rolling|seed|parallel --kubeconfig ... --namespace ... (cwd bench/)
+    python -m inplace_bench.drivers rolling|seed|bare --kubeconfig ... --namespace ... (cwd bench/)
 
 Each prints one JSON line (ok and its own timings) and exits 0 when the pods ended on the new image.
 command() and run() are the parent's side: the argv, and the driver run measured (memory.py).
@@ -69,33 +69,52 @@ def drive_rolling(a):
     return 0 if done else 1
 
 
-def drive_parallel(a):
-    """Reference for the module-overhead target (not a scenario): the least a client can do, i.e.
-    patch every pod from 16 threads, then list the pods every 50 ms until all are upgraded."""
+def drive_bare(a):
+    """The bare client the module is measured against (scenario "bare"): list the pods, patch them
+    from 16 threads, `--batch-size` at a time (default: all in one batch, as scenario 3's module call),
+    and follow one watch (from the list's resourceVersion) until every pod of a batch is upgraded
+    before the next batch is patched. `seconds` spans what the module's own `seconds` spans: from the
+    configured client to the last pod upgraded."""
     from concurrent.futures import ThreadPoolExecutor
+    from kubernetes import watch
     core = _api(a.kubeconfig)[0]
-    core.api_client.configuration.connection_pool_maxsize = 16
-    names = [p.metadata.name for p in
-             core.list_namespaced_pod(a.namespace, label_selector=a.selector).items]
     t0 = time.monotonic()
-
-    def patch(name):
-        core.patch_namespaced_pod(name, a.namespace, [
-            {"op": "replace", "path": "/spec/containers/0/image", "value": a.image}],
-            _content_type="application/json-patch+json")
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(patch, names))
-    t1 = time.monotonic()
+    listed = core.list_namespaced_pod(a.namespace, label_selector=a.selector)
+    names = sorted(p.metadata.name for p in listed.items)
+    size = a.batch_size or len(names)
+    batches = [names[i:i + size] for i in range(0, len(names), size)]
+    upgraded = set()
+    patch = [{"op": "replace", "path": "/spec/containers/0/image", "value": a.image}]
     deadline = t0 + a.timeout
-    while time.monotonic() < deadline:
-        pods = core.list_namespaced_pod(a.namespace, label_selector=a.selector).items
-        if len(pods) == a.replicas and all(pod_upgraded(p, a.status_image) for p in pods):
-            print(json.dumps({"ok": True, "patch_seconds": round(t1 - t0, 2),
-                              "seconds": round(time.monotonic() - t0, 2)}))
-            return 0
-        time.sleep(0.05)
-    print(json.dumps({"ok": False}))
-    return 1
+    rv = listed.metadata.resource_version
+    with ThreadPoolExecutor(16) as pool:
+        def submit(batch):
+            return [pool.submit(core.patch_namespaced_pod, name, a.namespace, patch,
+                                _content_type="application/json-patch+json") for name in batch]
+        pending = submit(batches.pop(0)) if batches else []
+        current = set(names[:size])
+        while (current - upgraded) and time.monotonic() < deadline:
+            w = watch.Watch()
+            for ev in w.stream(core.list_namespaced_pod, a.namespace, label_selector=a.selector,
+                               resource_version=rv, timeout_seconds=max(1, int(deadline - time.monotonic()))):
+                pod = ev["object"]
+                rv = pod.metadata.resource_version
+                if ev["type"] != "DELETED" and pod_upgraded(pod, a.status_image):
+                    upgraded.add(pod.metadata.name)
+                if not current - upgraded:
+                    if not batches:
+                        w.stop()
+                        break
+                    for f in pending:
+                        f.result()
+                    current = set(batches[0])
+                    pending = submit(batches.pop(0))
+        for f in pending:
+            f.result()
+    ok = not set(names) - upgraded
+    print(json.dumps({"ok": ok, "seconds": round(time.monotonic() - t0, 2), "pods": len(names),
+                      "batches": -(-len(names) // size) if names else 0}))
+    return 0 if ok else 1
 
 
 def drive_seed(a):
@@ -118,7 +137,7 @@ def drive_seed(a):
     return 1
 
 
-DRIVERS = {"rolling": drive_rolling, "seed": drive_seed, "parallel": drive_parallel}
+DRIVERS = {"rolling": drive_rolling, "seed": drive_seed, "bare": drive_bare}
 
 
 def command(python, how, kubeconfig, namespace, image, timeout, **options):
@@ -133,7 +152,8 @@ def command(python, how, kubeconfig, namespace, image, timeout, **options):
 def run(argv, timeout):
     """Run a driver's command(), measured: (rc, stdout, stderr, wall, TreeMemory, the JSON it printed
     or None)."""
-    rc, out, err, wall, mem = run_measured(argv, dict(os.environ), timeout, cwd=BENCH_DIR)
+    rc, out, err, wall, mem = run_measured(argv, dict(os.environ), timeout, cwd=BENCH_DIR,
+                                           module_is_root=True)
     try:
         printed = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -151,6 +171,7 @@ def parse_args(argv):
     p.add_argument("--replicas", type=int)
     p.add_argument("--image", required=True)
     p.add_argument("--status-image")
+    p.add_argument("--batch-size", type=int, default=0, help="bare: pods per batch (0: all)")
     p.add_argument("--timeout", type=float, default=600)
     return p.parse_args(argv)
 

@@ -18,19 +18,31 @@ from inplace_bench.workload import CONTAINER, NEW_IMAGE, NEW_IMAGE_STATUS, OLD_I
 NAME = "web"
 
 
-def fresh_deployment(k8s, n, tag):
+def _namespace(k8s, tag, n):
+    from helpers import wait_for
+    ns = "bench-%s-%d-%s" % (tag, n, uuid.uuid4().hex[:4])
+    k8s.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    # No token Secret since Kubernetes 1.24: admission only needs the default ServiceAccount.
+    wait_for(lambda: k8s.core.read_namespaced_service_account("default", ns), 60,
+             message="default ServiceAccount in %s" % ns)
+    return ns
+
+
+def _containers(probe_delay):
+    """The one container, its exec readinessProbe (every 1 s) first run `probe_delay` s after a start."""
+    from helpers import READINESS_PROBE
+    probe = dict(READINESS_PROBE, initialDelaySeconds=int(probe_delay)) if probe_delay else dict(READINESS_PROBE)
+    return [{"name": CONTAINER, "image": OLD_IMAGE, "readinessProbe": probe}]
+
+
+def fresh_deployment(k8s, n, tag, probe_delay=0):
     """(namespace, name, pods) of a new Deployment of n pods on OLD_IMAGE, all Ready and available."""
     from helpers import create_deployment, wait_for
-    ns = "bench-%s-%d-%s" % (tag, n, uuid.uuid4().hex[:4])
+    ns = _namespace(k8s, tag, n)
     name = NAME
-    core, apps = k8s.core, k8s.apps
-    core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    # No token Secret since Kubernetes 1.24: admission only needs the default ServiceAccount.
-    wait_for(lambda: core.read_namespaced_service_account("default", ns), 60,
-             message="default ServiceAccount in %s" % ns)
+    apps = k8s.apps
     t0 = time.monotonic()
-    pods = create_deployment(k8s, ns, name, replicas=n,
-                             containers=[(CONTAINER, OLD_IMAGE)],
+    pods = create_deployment(k8s, ns, name, replicas=n, containers=_containers(probe_delay),
                              timeout=max(120, n * 0.6))
 
     def settled():
@@ -43,14 +55,26 @@ def fresh_deployment(k8s, n, tag):
     return ns, name, pods
 
 
+def fresh_daemonset(k8s, nodes, tag, probe_delay=0):
+    """(namespace, name, pods) of a new DaemonSet on OLD_IMAGE, its pod Ready on each of the `nodes` nodes."""
+    from helpers import create_daemonset
+    ns = _namespace(k8s, tag, nodes)
+    t0 = time.monotonic()
+    pods = create_daemonset(k8s, ns, NAME, containers=_containers(probe_delay),
+                            timeout=max(120, nodes * 2), node_count=nodes)
+    log("  %s/%s: DaemonSet, %d pods Ready in %.1fs" % (ns, NAME, nodes, time.monotonic() - t0))
+    return ns, NAME, pods
+
+
 def delete_namespace(k8s, ns):
     """Delete ns and wait until none of its pods is left on the nodes; a note when they linger."""
     from helpers import wait_for
     core = k8s.core
-    try:
-        k8s.apps.delete_namespaced_deployment(NAME, ns, propagation_policy="Background")
-    except Exception:  # noqa: BLE001
-        pass
+    for delete in (k8s.apps.delete_namespaced_deployment, k8s.apps.delete_namespaced_daemon_set):
+        try:
+            delete(NAME, ns, propagation_policy="Background")
+        except Exception:  # noqa: BLE001 - not there
+            pass
     try:
         core.delete_namespace(ns, propagation_policy="Background")
     except Exception:  # noqa: BLE001
@@ -67,8 +91,9 @@ def live_pods(k8s, ns):
     return k8s.core.list_namespaced_pod(ns, label_selector=SELECTOR).items
 
 
-def inspect(k8s, ns, before):
-    """What happened to the pods (by UID) and to the Deployment's template."""
+def inspect(k8s, ns, before, kind="Deployment"):
+    """What happened to the pods (by UID) and to the owner's template (a Deployment or a DaemonSet;
+    ReplicaSets are counted for a Deployment only)."""
     apps = k8s.apps
     pods = live_pods(k8s, ns)
     by_uid_before = {p.metadata.uid: p for p in before}
@@ -81,11 +106,14 @@ def inspect(k8s, ns, before):
     new_image = sum(1 for p in pods if p.spec.containers[0].image == NEW_IMAGE
                     and pod_upgraded(p, NEW_IMAGE_STATUS))
     terminating = sum(1 for p in pods if p.metadata.deletion_timestamp)
-    dep = apps.read_namespaced_deployment(NAME, ns)
-    rss = apps.list_namespaced_replica_set(ns, label_selector=SELECTOR).items
+    if kind == "DaemonSet":
+        owner, replicasets = apps.read_namespaced_daemon_set(NAME, ns), None
+    else:
+        owner = apps.read_namespaced_deployment(NAME, ns)
+        replicasets = len(apps.list_namespaced_replica_set(ns, label_selector=SELECTOR).items)
     return {
         "pods": len(pods), "ready_new": new_image, "terminating": terminating,
         "rescheduled": rescheduled, "ip_changed": ip_changed, "node_changed": node_changed,
-        "template_new": dep.spec.template.spec.containers[0].image == NEW_IMAGE,
-        "paused": bool(dep.spec.paused), "replicasets": len(rss),
+        "template_new": owner.spec.template.spec.containers[0].image == NEW_IMAGE,
+        "paused": bool(getattr(owner.spec, "paused", False)), "replicasets": replicasets,
     }

@@ -11,11 +11,13 @@ import math
 # (periodSeconds 1, tests/cluster/helpers.py) passes within one period after that. The model counts one
 # second for both (each is 0-1 s).
 KUBELET_LAG_SECONDS = 1.0
+READINESS_PERIOD_SECONDS = 1  # periodSeconds of the exec readinessProbe (tests/cluster/helpers.py)
 
 
-def restart_seconds(container_start):
-    """The modelled cost of one container (re)start: the fault layer's start delay plus the kubelet's lag."""
-    return container_start + KUBELET_LAG_SECONDS
+def restart_seconds(container_start, readiness_delay=0.0):
+    """The modelled cost of one container (re)start: the fault layer's start delay, the readiness
+    probe's initialDelaySeconds and the kubelet's lag."""
+    return container_start + readiness_delay + KUBELET_LAG_SECONDS
 
 
 def rolling_waves(n, surge_pct=25, unavail_pct=25):

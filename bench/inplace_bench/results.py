@@ -2,11 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A run's measurements as one JSON file of rows, the only input of the Markdown report.
 
-    {"format": 1,
+    {"format": 2,
      "run":  {"command", "smoke", "started", "finished", "nodes", "max_pods", "container_start",
-              "kubelet_lag", "restart_seconds", "sandbox", "sweep_size", "old_image", "new_image",
+              "readiness_delay", "readiness_period", "kubelet_lag", "restart_seconds", "sandbox",
+              "pull_delay", "sweep_size", "sweep", "sweep_runs", "scale", "daemonset_nodes", "old_image", "new_image",
               "load_start", "load_end", "other_apiservers", "machine": {...}, "versions": {...}},
-     "rows": [{"table": "upgrade" | "sweep" | "discovery" | "direct", ...}, ...],
+     "rows": [{"table": "upgrade" | "sweep" | "discovery" | "baseline" | "daemonset", ...}, ...],
      "notes": [...], "failures": [...]}
 
 One file per run: bench/results/run-<UTC time>[-smoke].json unless --json names another
@@ -20,12 +21,12 @@ import os
 import time
 
 from inplace_bench import RESULTS_DIR
-from inplace_bench.limits import KUBELET_LAG_SECONDS, restart_seconds
+from inplace_bench.limits import KUBELET_LAG_SECONDS, READINESS_PERIOD_SECONDS, restart_seconds
 from inplace_bench.provenance import machine_info
 from inplace_bench.workload import NEW_IMAGE, OLD_IMAGE
 
-FORMAT = 1
-TABLES = ("upgrade", "sweep", "discovery", "direct")
+FORMAT = 2
+TABLES = ("upgrade", "sweep", "discovery", "baseline", "daemonset")
 
 
 def default_path(started, smoke):
@@ -38,26 +39,32 @@ def document(session, started, finished):
     a = session.args
     run = {
         "command": a.command, "smoke": a.smoke, "started": started, "finished": finished,
-        "nodes": a.nodes, "max_pods": session.cluster.max_pods if session.cluster else "?",
-        "container_start": a.container_start, "kubelet_lag": KUBELET_LAG_SECONDS,
-        "restart_seconds": restart_seconds(a.container_start), "sandbox": a.sandbox,
-        "sweep_size": a.sweep_size, "old_image": OLD_IMAGE, "new_image": NEW_IMAGE,
+        "nodes": a.nodes, "max_pods": session.max_pods,
+        "container_start": a.container_start, "readiness_delay": a.readiness_delay,
+        "readiness_period": READINESS_PERIOD_SECONDS, "kubelet_lag": KUBELET_LAG_SECONDS,
+        "restart_seconds": restart_seconds(a.container_start, a.readiness_delay), "sandbox": a.sandbox,
+        "pull_delay": a.pull_delay, "sweep_size": a.sweep_size, "sweep": a.sandbox_sweep,
+        "sweep_runs": a.sweep_runs,
+        "scale": a.scale, "daemonset_nodes": a.daemonset_nodes,
+        "old_image": OLD_IMAGE, "new_image": NEW_IMAGE,
         "load_start": session.load_start, "load_end": os.getloadavg()[0],
         "other_apiservers": session.other_apiservers, "machine": machine_info(),
         "versions": session.versions,
     }
-    direct = [session.module_direct] if session.module_direct else []
     rows = [dict(row, table=table) for table, group in zip(
-        TABLES, (session.rows, session.sweep, session.discovery, direct), strict=True) for row in group]
+        TABLES, (session.rows, session.sweep, session.discovery, session.baseline, session.daemonset),
+        strict=True) for row in group]
     return {"format": FORMAT, "run": run, "rows": rows, "notes": session.notes,
             "failures": session.failures}
 
 
 def write(doc, path):
+    """The document as JSON, one line per row (small, and a diff of two runs reads row by row)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    head = {k: v for k, v in doc.items() if k != "rows"}
+    rows = ",\n".join(json.dumps(row, default=str, sort_keys=True) for row in doc["rows"])
     with open(path, "w") as f:
-        json.dump(doc, f, indent=1, default=str)
-        f.write("\n")
+        f.write(json.dumps(head, indent=1, default=str)[:-2] + ',\n "rows": [\n' + rows + "\n]}\n")
 
 
 def read(path):

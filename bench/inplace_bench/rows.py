@@ -5,15 +5,16 @@ and the functional problems that fail the run (pure: no cluster, no clock)."""
 
 from __future__ import annotations
 
-from inplace_bench.limits import restart_seconds, role_batches, rolling_waves
+from inplace_bench.limits import role_batches, rolling_waves
 from inplace_bench.playbooks import ok_results
 from inplace_bench.workload import NEW_IMAGE
 
 
-def upgrade_row(scenario, n, rc, wall, mem, counts, state, records, extra, container_start, sandbox):
+def upgrade_row(scenario, n, rc, wall, mem, counts, state, records, extra, restart, sandbox):
     """The row of `scenario` at N=n: rc, wall and mem (TreeMemory) of its driver, the proxy's
-    counts, inspect()'s state, the playbook's task records, the driver's own JSON (extra)."""
-    delay = restart_seconds(container_start)
+    counts, inspect()'s state, the playbook's task records, the driver's own JSON (extra); restart
+    is the modelled cost of one restart in place, sandbox what a new pod pays on top."""
+    delay = restart
     if scenario == "rolling":
         batches = rolling_waves(n)
         delay += sandbox  # every wave starts new pods, which wait for their sandbox
@@ -35,7 +36,7 @@ def upgrade_row(scenario, n, rc, wall, mem, counts, state, records, extra, conta
                 state["rescheduled"], state["ip_changed"]))
     if scenario in ("module", "role") and not state["template_new"]:
         problems.append("Deployment template not updated (sync_template)")
-    if scenario in ("module", "role") and state["replicasets"] != 1:
+    if scenario in ("module", "role") and state["replicasets"] not in (None, 1):
         problems.append("%d ReplicaSets (expected the original one only)" % state["replicasets"])
     if state["paused"]:
         problems.append("Deployment left paused")
@@ -47,7 +48,8 @@ def upgrade_row(scenario, n, rc, wall, mem, counts, state, records, extra, conta
         "rescheduled": state["rescheduled"], "ip_changed": state["ip_changed"],
         "template_new": state["template_new"], "replicasets": state["replicasets"],
         "rss_tree": mem.peak_tree, "rss_single": mem.peak_single, "procs": mem.max_procs,
-        "problems": problems, "extra": extra,
+        "cpu_tree": mem.cpu_tree, "module_rss": mem.module_rss, "module_cpu": mem.module_cpu,
+        "module_lifetime": mem.module_lifetime, "problems": problems, "extra": extra,
     }
     if timed:
         row["task_results"] = len(timed)
@@ -59,4 +61,7 @@ def upgrade_row(scenario, n, rc, wall, mem, counts, state, records, extra, conta
             "sync_steps", "msg") if k in module_result}
         row["module_seconds"] = module_result.get("seconds")
         row["module_api_requests"] = module_result.get("api_requests")
+        row["batch_seconds"] = round(sum(b.get("seconds") or 0.0 for b in module_result.get("batches") or []), 2)
+        row["module_result"].pop("batches", None)  # keep the JSON small: the pods' names are in there
+        row["module_result"]["batch_count"] = len(module_result.get("batches") or [])
     return row

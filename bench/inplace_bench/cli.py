@@ -9,7 +9,7 @@
                         [--readiness-delay 0] [--sandbox 0] [--pull-delay 0] [--sandbox-sweep 0,1,2,4]
                         [--output FILE] [--json FILE]
     python bench/run.py --render FILE.json [--output FILE]   # the report of an earlier run, nothing run
-    python bench/run.py --scenarios role --sizes 100 --scale none --discovery none \
+    python bench/run.py --scenarios role --sizes 100,300 --scale none --discovery none \
                         --daemonset-nodes none --sandbox-sweep none     # the role's fixed cost only
 
 It starts its own local control plane (tests/cluster/localcluster.py: the real kube-apiserver,

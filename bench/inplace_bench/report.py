@@ -124,7 +124,7 @@ def render(doc):
                          and "wall" in r and not r["problems"]]
                 return "%.1f" % median["wall"] + ("" if len(walls) < 2 else " (%s)" % ", ".join("%.1f" % x for x in walls))
             w("| %.1f%s | %s | %.1f | %s | %.1f | %.2f | %d | %s |" % (
-                delay, "*" if rolling.get("reused") or role.get("reused") else "",
+                delay, "*" if any(r.get("reused") for r in sweep if r.get("sandbox") == delay) else "",
                 shown(rolling, "rolling"), rolling["limit"], shown(role, "role"), role["limit"],
                 role["wall"] / rolling["wall"], role["rescheduled"], "; ".join(rolling["problems"] + role["problems"]) or "none"))
         failed = [r for r in sweep if r.get("problems")]

@@ -63,5 +63,7 @@ def upgrade_row(scenario, n, rc, wall, mem, counts, state, records, extra, resta
         row["module_api_requests"] = module_result.get("api_requests")
         row["batch_seconds"] = round(sum(b.get("seconds") or 0.0 for b in module_result.get("batches") or []), 2)
         row["module_result"].pop("batches", None)  # keep the JSON small: the pods' names are in there
+        if isinstance(row["module_result"].get("patched"), list):
+            row["module_result"]["patched"] = len(row["module_result"]["patched"])  # a count, not 1000 names
         row["module_result"]["batch_count"] = len(module_result.get("batches") or [])
     return row

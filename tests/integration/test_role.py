@@ -267,6 +267,9 @@ def test_outside_the_window_nothing_is_changed(k8s, cluster, namespace, tmp_path
     assert msg.startswith("maintenance window closed"), msg
     assert report["outcome"] == "window_closed"
     assert resource_versions(k8s, namespace) == versions
+    # Outside the window only the read-only plan is made: no upgrade call, not even as a dry run (admission
+    # webhooks see dry-run writes too).
+    assert not [r for r in res.records if r["action"] == UPGRADE and not r["result"].get("skipped")], res.task_names()
 
 
 def test_bad_window_is_refused_with_a_clear_message(k8s, cluster, namespace, tmp_path):

@@ -46,6 +46,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.compat]
 SEL = "app=web"
 SYNC_ANNOTATION = "inplace.kubernetes.io/template-sync"
 GATE = "inplace.test/healthy"
+START_HOLD = 3  # s: a container start delay that keeps one batch in flight long enough for a test to act
 
 
 # -- a control plane of our own ----------------------------------------------------------------------
@@ -325,10 +326,14 @@ def test_apiserver_restarted_during_a_batch_run_completes_or_reports_and_a_rerun
 # -- pods vanishing and the workload scaling mid-run ------------------------------------------------------
 
 
-def test_pods_deleted_mid_batch_are_not_an_error_and_replacements_end_on_the_new_image(fk8s, fault_cluster, fns):
+def test_pods_deleted_mid_batch_are_not_an_error_and_replacements_end_on_the_new_image(fk8s, fault_cluster, faults, fns):
     before = deployment(fk8s, fns, 6)
     names = sorted(before)
     in_batch, later = names[1], names[4]  # batches: [0,1] [2,3] [4,5]
+    # Each batch's restarts take START_HOLD s, so `later` is deleted well before its batch (the third) is
+    # patched even when this process is starved of CPU (seen with two test runs side by side: without the
+    # hold, batches 1 and 2 could both end before the deletion went out).
+    faults(start_delay={NEW: START_HOLD})
     run = Background([module_task(upgrade_args(fns, batch_size=2))], fault_cluster.admin_kubeconfig)
     try:
         wait_until_patched(fk8s, fns, 1, names=names[:2])

@@ -31,6 +31,10 @@
 #   INPLACE_VENV_OLDEST     venv of the oldest ansible-core (default: $INPLACE_VENV-2.16)
 #   INPLACE_BUILD_DIR       staging directory (default: build at the repository root)
 #   K8S_VERSION=1.31.14     Kubernetes version of the integration stage (versions.env pins the default)
+#   JOBS=2                  pytest-xdist workers of integration and compat (default 2), each with a test-world
+#                           cluster of its own, test files kept whole on one worker (--dist loadfile); 1 runs
+#                           the files one after another on one cluster, as does INPLACE_CLUSTER_STATE (one
+#                           shared cluster: its node faults are cluster-wide)
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=prepare.sh
@@ -102,6 +106,14 @@ stage_static() {
 stage_units() { run_units "$VENV" units; }
 stage_units_oldest() { run_units "$VENV_OLDEST" "units-$ANSIBLE_OLDEST"; }
 
+# pytest-xdist arguments for a cluster stage: JOBS workers, each starting its own cluster on first use (the
+# session-scoped ``cluster`` fixture), a test file on one worker (files share their fixtures' order).
+xdist_args() {
+  local jobs="${JOBS:-2}"
+  if [[ -n "${INPLACE_CLUSTER_STATE:-}" || "$jobs" -le 1 ]]; then return 0; fi
+  printf '%s\n' -n "$jobs" --dist loadfile
+}
+
 stage_integration() {
   if [[ ! -d "$ROOT/tests/integration" ]]; then
     note "integration: no tests/integration directory yet"
@@ -115,7 +127,8 @@ stage_integration() {
   read -r -a paths <<<"${TESTS:-tests/integration}"
   local margs=()
   if [[ -n "$markers" ]]; then margs=(-m "$markers"); fi
-  note "Kubernetes $INPLACE_K8S_VERSION"
+  mapfile -t -O "${#margs[@]}" margs < <(xdist_args)
+  note "Kubernetes $INPLACE_K8S_VERSION${margs[*]:+ (pytest ${margs[*]})}"
   (cd "$ROOT" && python -m pytest -r a "${margs[@]}" --junit-xml "$REPORTS/integration.xml" \
       "${extra[@]}" "${paths[@]}") || rc=$?
   pytest_status "$rc" integration
@@ -142,8 +155,10 @@ stage_compat() {
   if [[ -n "$base" ]]; then markers="$markers and ($base)"; fi
   read -r -a extra <<<"${PYTEST_ARGS:-}"
   read -r -a paths <<<"${TESTS:-tests/integration}"
-  note "Kubernetes $K8S_OLDEST"
-  (cd "$ROOT" && INPLACE_K8S_VERSION="$K8S_OLDEST" python -m pytest -r a -m "$markers" \
+  local xargs=()
+  mapfile -t xargs < <(xdist_args)
+  note "Kubernetes $K8S_OLDEST${xargs[*]:+ (pytest ${xargs[*]})}"
+  (cd "$ROOT" && INPLACE_K8S_VERSION="$K8S_OLDEST" python -m pytest -r a -m "$markers" "${xargs[@]}" \
       --junit-xml "$REPORTS/compat.xml" "${extra[@]}" "${paths[@]}") || rc=$?
   pytest_status "$rc" compat
 }

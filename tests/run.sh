@@ -31,6 +31,8 @@
 #   INPLACE_VENV_OLDEST     venv of the oldest ansible-core (default: $INPLACE_VENV-2.16)
 #   INPLACE_BUILD_DIR       staging directory (default: build at the repository root)
 #   K8S_VERSION=1.31.14     Kubernetes version of the integration stage (versions.env pins the default)
+#   LANES=2                 the stages without a cluster (sanity, static, units, lint, changelog) run side by
+#                           side with the cluster stages (default); LANES=1: every stage in order
 #   JOBS=2                  pytest-xdist workers of integration and compat (default 2), each with a test-world
 #                           cluster of its own, test files kept whole on one worker (--dist loadfile); 1 runs
 #                           the files one after another on one cluster, as does INPLACE_CLUSTER_STATE (one
@@ -190,9 +192,12 @@ declare -A RESULT=() SECONDS_TAKEN=()
 STAGE_SKIPPED=0
 ORDER=()
 FAILED=0
+# The stages that start test-world clusters; the others (sanity, static, units, lint, changelog) use the cores
+# alone and run in a side lane next to them (see run_lanes).
+CLUSTER_STAGES=" integration soak compat "
 
-run_stage() {
-  local name=$1 start rc=0 fn
+run_stage() {  # run_stage NAME: run one stage; its result line goes to $REPORTS/results (read by summary)
+  local name=$1 start rc=0 fn result
   banner "$name"
   start=$(date +%s)
   STAGE_SKIPPED=0
@@ -201,18 +206,66 @@ run_stage() {
     *) fn="stage_$name" ;;
   esac
   "$fn" 9>&- || rc=$?  # (9>&-: no process left behind by a stage keeps the run lock)
-  SECONDS_TAKEN[$name]=$(( $(date +%s) - start ))
-  ORDER+=("$name")
   if [[ $rc -eq 0 && $STAGE_SKIPPED -eq 1 ]]; then
-    RESULT[$name]="skipped"
+    result="skipped"
   elif [[ $rc -eq 0 ]]; then
-    RESULT[$name]=passed
+    result=passed
   else
-    RESULT[$name]="FAILED (exit $rc)"
-    FAILED=1
+    result="FAILED (exit $rc)"
     note "stage $name FAILED (exit $rc)"
   fi
+  printf '%s\t%s\t%s\n' "$name" "$result" "$(( $(date +%s) - start ))" >>"$REPORTS/results"
   return $rc
+}
+
+run_in_order() {  # run_in_order STAGE...: one after another (FAIL_FAST=1: up to the first failure)
+  local s
+  for s in "$@"; do
+    if ! run_stage "$s" && [[ "${FAIL_FAST:-0}" == 1 ]]; then
+      return 1
+    fi
+  done
+}
+
+run_lanes() {  # run_lanes STAGE...: the cluster stages here, the others side by side in a lane of their own
+  # The cluster stages leave a core idle much of the time (they wait on kubelets, probes and controllers): the
+  # side lane's stages run meanwhile, their output kept in $REPORTS/<stage>.log and printed when the lane ends.
+  # LANES=1 runs every stage in order instead.
+  local s cluster=() side=() lane_pid
+  for s in "$@"; do
+    if [[ "$CLUSTER_STAGES" == *" $s "* ]]; then cluster+=("$s"); else side+=("$s"); fi
+  done
+  if [[ "${LANES:-2}" -le 1 || ${#cluster[@]} -eq 0 || ${#side[@]} -eq 0 ]]; then
+    run_in_order "$@" || true
+    return 0
+  fi
+  note "side lane: ${side[*]} (output at the end, and in $REPORTS/<stage>.log), next to: ${cluster[*]}"
+  (
+    for s in "${side[@]}"; do
+      rc=0
+      run_stage "$s" >"$REPORTS/$s.log" 2>&1 </dev/null || rc=$?
+      note "side lane: $s $(tail -n 1 "$REPORTS/results" | cut -f 2,3 --output-delimiter=' in ')s"
+      if [[ $rc -ne 0 && "${FAIL_FAST:-0}" == 1 ]]; then break; fi
+    done
+  ) 9>&- &
+  lane_pid=$!
+  run_in_order "${cluster[@]}" || true
+  wait "$lane_pid" || true
+  for s in "${side[@]}"; do
+    if [[ -f "$REPORTS/$s.log" ]]; then cat "$REPORTS/$s.log"; fi
+  done
+}
+
+read_results() {  # the result lines of run_stage, in the order of ALL_STAGES
+  local s name result secs
+  while IFS=$'\t' read -r name result secs; do
+    RESULT[$name]=$result
+    SECONDS_TAKEN[$name]=$secs
+    if [[ "$result" == FAILED* ]]; then FAILED=1; fi
+  done <"$REPORTS/results"
+  for s in "${ALL_STAGES[@]}"; do
+    if [[ -n "${RESULT[$s]:-}" ]]; then ORDER+=("$s"); fi
+  done
 }
 
 summary() {
@@ -264,12 +317,11 @@ main() {
   T0=$(date +%s)
   rm -rf "$REPORTS"
   prepare "${stages[@]}"
+  mkdir -p "$REPORTS"
+  : >"$REPORTS/results"
 
-  for s in "${stages[@]}"; do
-    if ! run_stage "$s" && [[ "${FAIL_FAST:-0}" == 1 ]]; then
-      break
-    fi
-  done
+  run_lanes "${stages[@]}"
+  read_results
 
   if [[ ${#ORDER[@]} -gt 0 ]]; then summary; fi
   return $FAILED

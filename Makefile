@@ -14,6 +14,9 @@
 #   make soak                       the soak tests (marked slow; INPLACE_SOAK_ROUNDS=3 for a quick look)
 #   make units PYTEST_ARGS='-k images'
 #   FAIL_FAST=1 make test           stop at the first failing stage
+#   LANES=1 JOBS=1 make test        everything one after another (by default the stages without a cluster run
+#                                   next to the cluster stages, and integration and compat run their test files
+#                                   on two pytest-xdist workers, a cluster each)
 # Runs take a lock on build/: a second run waits for the first instead of restaging under it.
 
 SHELL := /usr/bin/env bash

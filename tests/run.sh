@@ -2,7 +2,9 @@
 # The test runner behind `make test` (and every other make target): tests/prepare.sh prepares the
 # machine (venvs, binaries, the staged collection), then this runs the stages.
 #
-#   tests/run.sh [STAGE...]       run the given stages (default: all test stages, in order)
+#   tests/run.sh [STAGE...]       run the given stages (default: all test stages): the cluster stages
+#                                 (integration, soak, compat) in this order, the others in this order in a
+#                                 side lane next to them (LANES=1: all in order, one lane)
 #   tests/run.sh exec CMD [ARG...] run CMD with the venv on PATH and the staged collection in use
 #
 # Test stages, in order:  sanity sanity-2.16 static units units-2.16 integration soak compat lint changelog

@@ -21,6 +21,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discov
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_recipe import HoldWords, Recipe
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import observed
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import (
     RECORD_PATH,
     SYNC_ANNOTATION,
@@ -70,6 +71,8 @@ class DeploymentRecipe(Recipe):
         mid_rollout = len(sync.workload.pod_replicasets()) > 1
 
         def check(obj):
+            if not observed(obj, generation):
+                return hold_proof(sync.kind, obj, generation)  # what is missing, without reading the ReplicaSet
             return hold_proof(sync.kind, obj, generation, sync.kube.get(rs_path, deadline=sync.deadline), mid_rollout=mid_rollout)
 
         return check

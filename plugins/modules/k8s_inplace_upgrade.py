@@ -197,7 +197,7 @@ options:
     description:
       - Whether RV(plan) lists each pod as planned (C(plan.pods)). With V(false) it does not, and RV(pods) lists every
         planned pod from the start (in its planned state until the call acts on it), also when the call fails before
-        its first write: the same entries once, not twice, in a result that grows with the number of pods.
+        its first write; so a result that grows with the number of pods carries each pod once, not twice.
       - The role P(inplace.kubernetes.inplace_upgrade#role) sets it to V(false).
     type: bool
     default: true

@@ -161,8 +161,9 @@ options:
     description:
       - Record Kubernetes Events on the owner and each pod (started, pod upgraded, failed, rolled back, template
         synced), so C(kubectl describe) tells the story afterwards.
-      - Events are posted in the background (a pod's as soon as it is seen upgraded) and waited for before the
-        module returns; a cluster that refuses them costs one warning, never the upgrade.
+      - Events are posted in the background (a pod's, stamped when it is seen upgraded, once its batch has settled,
+        so that they do not compete with the batch's restarts) and waited for before the module returns; a cluster
+        that refuses them costs one warning, never the upgrade.
     type: bool
     default: true
   stop_when_orphaned:
@@ -193,6 +194,14 @@ options:
       - The role P(inplace.kubernetes.inplace_upgrade#role) plans and runs its first batch this way when health tasks
         must run between batches.
     type: int
+  plan_pods:
+    description:
+      - Whether RV(plan) lists each pod as planned (C(plan.pods)). With V(false) it does not, and RV(pods) lists every
+        planned pod from the start (in its planned state until the call acts on it), also when the call fails before
+        its first write; so a result that grows with the number of pods carries each pod once, not twice.
+      - The role P(inplace.kubernetes.inplace_upgrade#role) sets it to V(false).
+    type: bool
+    default: true
   lease:
     description:
       - Hold the workload's C(coordination.k8s.io/v1) Lease C(inplace-upgrade-<kind>-<name>) (the one
@@ -460,7 +469,7 @@ plan:
   returned: when the workload was planned (also on failure)
   type: dict
   contains:
-    pods: {description: Each pod as planned (state before this call)., type: list, elements: dict, returned: always}
+    pods: {description: Each pod as planned (state before this call)., type: list, elements: dict, returned: unless O(plan_pods=false)}
     needs_upgrade: {description: Pods whose images or resources differ., type: list, elements: str, returned: always}
     in_progress: {description: Pods an earlier run left restarting., type: list, elements: str, returned: always}
     already_current: {description: Pods already on the targets., type: list, elements: str, returned: always}
@@ -545,6 +554,7 @@ UPGRADE_ARG_SPEC = {
     "stop_when_orphaned": {"type": "bool", "default": True},
     "allow_unhealthy": {"type": "bool", "default": True},
     "max_batches": {"type": "int"},
+    "plan_pods": {"type": "bool", "default": True},
     "lease": {"type": "dict", "options": argument_spec(LEASE_HOLD_SPEC, {"release": {"type": "bool", "default": True}})},
 }
 

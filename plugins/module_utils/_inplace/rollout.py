@@ -102,6 +102,10 @@ class Rollout(object):
         plans = plan_pods(params, workload, targets, resources)
         todo = to_do(plans, params)
         self.plan = summary(params, workload, plans, targets, resources)
+        if not params.get("plan_pods", True):
+            # The pods as planned once, as the result's entries from the start (plan_pods).
+            del self.plan["pods"]
+            self._enter_plans(plans)
         batches = self.plan["planned_batches"]
         by_name = dict((p["name"], p) for p in plans)
         sync_wanted = bool(params.get("sync_template", True) and workload.owner)
@@ -125,8 +129,7 @@ class Rollout(object):
                 events.STARTED,
                 "in-place upgrade of %d pods in %d batches to %s" % (len(todo), len(batches), target_text(targets, resources)),
             )
-        for plan in plans:
-            progress.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"], reason=plan["reason"])
+        self._enter_plans(plans)
         self._wait_in_progress(workload, targets, plans)
         now = batches[: params["max_batches"]] if params.get("max_batches") else batches
         self.batches.run(now, 0, len(batches), workload, targets, by_name, plans, template_before)
@@ -149,6 +152,11 @@ class Rollout(object):
         return progress.result(
             changed=bool(progress.patched or progress.sync_steps), plans=plans, synced=synced, template_before=template_before, planned_batches=batches
         )
+
+    def _enter_plans(self, plans):
+        """Each planned pod's entry in the result, in its planned state."""
+        for plan in plans:
+            self.progress.entries[plan["name"]] = pod_entry(plan["pod"], state=plan["status"], reason=plan["reason"])
 
     def _wait_in_progress(self, workload, targets, plans):
         """Pods a previous run patched, still restarting: wait for them before touching more."""

@@ -21,6 +21,7 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.discov
 )
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import InplaceError
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_recipe import HoldWords, Recipe
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.wait import observed
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.sync_proofs import (
     RECORD_PATH,
     SYNC_ANNOTATION,
@@ -70,6 +71,8 @@ class DeploymentRecipe(Recipe):
         mid_rollout = len(sync.workload.pod_replicasets()) > 1
 
         def check(obj):
+            if not observed(obj, generation):
+                return hold_proof(sync.kind, obj, generation)  # what is missing, without reading the ReplicaSet
             return hold_proof(sync.kind, obj, generation, sync.kube.get(rs_path, deadline=sync.deadline), mid_rollout=mid_rollout)
 
         return check
@@ -79,13 +82,20 @@ class DeploymentRecipe(Recipe):
         return [rs for rs in list_items(self.sync.kube, "ReplicaSet", self.sync.namespace, owner_selector(deployment)) if owned_by(rs, set([uid]))]
 
     def prepare(self, owner):
-        """Before any write: an older ReplicaSet holding the target template is deleted if empty, else refused."""
+        """Before any write: an older ReplicaSet holding the target template is deleted if empty, else refused.
+
+        The ReplicaSets are the workload's (its discovery has just read them, nothing written since); the pods,
+        terminating ones included, are counted only when an older ReplicaSet holds the target template.
+        """
         sync = self.sync
-        replicasets = self._owned_replicasets(owner)
+        replicasets = sync.workload.replicasets
         current = _replicaset_for(owner, replicasets, sync.workload)
         if current is None:
             return  # sync_templates() refuses, before any template is touched
         target = target_template(owner.get("spec", {}).get("template"), sync.targets, sync.resources)
+        deletable, blocking = older_matches(target, replicasets, current["metadata"]["name"], {})
+        if not (deletable or blocking):
+            return
         counts = {}
         for pod in list_items(sync.kube, "Pod", sync.namespace, owner_selector(owner)):
             for ref in pod["metadata"].get("ownerReferences") or []:
@@ -122,7 +132,7 @@ class DeploymentRecipe(Recipe):
     def sync_templates(self):
         """The current ReplicaSet's template, then the Deployment's."""
         sync = self.sync
-        deployment = sync.kube.get(sync.path)
+        deployment = sync.owner_now()
         replicasets = self._owned_replicasets(deployment)
         current = _replicaset_for(deployment, replicasets, sync.workload)
         if current is None:
@@ -136,14 +146,18 @@ class DeploymentRecipe(Recipe):
 
     def finish(self):
         """After the restore: the same ReplicaSet still current, and no sync record left on any ReplicaSet."""
-        self._verify()
-        self.clean_replicasets()
+        self.clean_replicasets(self._verify())
 
-    def clean_replicasets(self):
-        """Remove the sync record the controller copied onto ReplicaSets (``rollout undo`` would copy it back)."""
+    def clean_replicasets(self, replicasets=None):
+        """Remove the sync record the controller copied onto ReplicaSets (``rollout undo`` would copy it back).
+
+        ``replicasets``: the Deployment's, as read after its controller observed the record's removal (it copies
+        annotations, never removes them, so nothing is copied after that); read now when not given.
+        """
         sync = self.sync
-        deployment = sync.kube.get(sync.path, deadline=sync.deadline)
-        for rs in self._owned_replicasets(deployment):
+        if replicasets is None:
+            replicasets = self._owned_replicasets(sync.kube.get(sync.path, deadline=sync.deadline))
+        for rs in replicasets:
             if SYNC_ANNOTATION in (rs["metadata"].get("annotations") or {}):
                 sync.writer().json_patch(
                     api_path("ReplicaSet", sync.namespace, rs["metadata"]["name"]), [{"op": "remove", "path": RECORD_PATH}], deadline=sync.deadline
@@ -151,7 +165,8 @@ class DeploymentRecipe(Recipe):
                 sync.steps.append("removed the sync record the controller copied onto ReplicaSet %s" % rs["metadata"]["name"])
 
     def _verify(self):
-        """After the sync the controller must still pick the same ReplicaSet: no new one, no pod recreated."""
+        """After the sync the controller must still pick the same ReplicaSet: no new one, no pod recreated. Returns
+        the ReplicaSets read."""
         sync = self.sync
         deployment = sync.wait_observed(sync.restored)
         replicasets = self._owned_replicasets(deployment)
@@ -164,6 +179,7 @@ class DeploymentRecipe(Recipe):
                 "not %s" % (sync.namespace, sync.name, ", ".join(current) or "none", sync.replicaset)
             )
         sync.steps.append("verified: ReplicaSet %s is still current, no new ReplicaSet" % sync.replicaset)
+        return replicasets
 
 
 def _replicaset_for(deployment, replicasets, workload):

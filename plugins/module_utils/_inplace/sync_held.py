@@ -83,7 +83,7 @@ class HeldRecipe(Recipe):
     def sync_templates(self):
         """The template, then every pod labelled with the revision the controller made of it."""
         sync = self.sync
-        owner = sync.kube.get(sync.path)
+        owner = sync.owner_now()
         result = sync.patch_template(sync.path, owner, "%s %s" % (sync.kind, sync.name))
         sync.last_written = result
         owner = sync.wait_observed(result)

@@ -181,6 +181,11 @@ class TemplateSync(object):
             return result
         return obj
 
+    def owner_now(self):
+        """The owner as the hold left it: the response of the write that took the controller's hands off (or put
+        them off again), else read now (a resume that found the hold on)."""
+        return self.last_written or self.kube.get(self.path, deadline=self.deadline)
+
     def wait_observed(self, written):
         """The owner once its controller has observed the generation of ``written`` (the owner as last written)."""
         return wait_for_generation(self.kube, self.kind, self.namespace, self.name, written.get("metadata", {}).get("generation", 0), self.deadline, written)

@@ -38,6 +38,21 @@ def test_batches_upgrade_every_pod_in_order(fake_kube):
     assert set(fake_kube.images().values()) == {NEW}
 
 
+def test_without_plan_pods_the_pods_are_listed_once_also_when_refused_before_any_write(fake_kube):
+    full = Rollout(fake_kube, params()).run()
+    assert [p["name"] for p in full["plan"]["pods"]] == ["web-0", "web-1", "web-2"]
+    compact = Rollout(type(fake_kube)(), params(plan_pods=False)).run()
+    assert "pods" not in compact["plan"] and states_of(compact) == states_of(full)
+    assert compact["plan"] == dict((k, v) for k, v in full["plan"].items() if k != "pods")
+
+    unhealthy = type(fake_kube)()
+    unhealthy.pods["web-2"]["status"]["conditions"][0]["status"] = "False"
+    with pytest.raises(InplaceError) as caught:
+        Rollout(unhealthy, params(batch_size=1, allow_unhealthy=False, plan_pods=False)).run()
+    assert "pods" not in caught.value.details["plan"]
+    assert states_of(caught.value.details) == {"web-0": states.NEEDS_UPGRADE, "web-1": states.NEEDS_UPGRADE, "web-2": states.NEEDS_UPGRADE}
+
+
 def test_a_second_run_changes_nothing(fake_kube):
     Rollout(fake_kube, params()).run()
     calls = len(fake_kube.calls)

@@ -427,7 +427,7 @@ template_sync_steps:
   type: list
   elements: str
 api_requests:
-  description: Number of API requests this run made.
+  description: Number of API requests this run made, the release of its lease and its last Events included.
   returned: always
   type: int
 seconds:

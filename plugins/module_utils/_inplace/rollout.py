@@ -79,12 +79,15 @@ class Rollout(object):
             raise
         finally:
             lease = self.lease.end()
+            self.recorder.close()
             if outcome is not None:
                 if self.plan is not None:
                     outcome.setdefault("plan", self.plan)
                 if lease is not None:
                     outcome["lease"] = lease
-            self.recorder.close()
+                if "api_requests" in outcome:
+                    # Every request of the run: the lease's release and the last Events included.
+                    outcome["api_requests"] = self.kube.requests
 
     def _run(self):
         params, progress = self.params, self.progress

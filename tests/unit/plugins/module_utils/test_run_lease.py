@@ -66,6 +66,12 @@ def test_the_lease_is_taken_before_the_first_write_and_released_at_the_end(kube)
     assert [p["state"] for p in plan["pods"]] == ["needs_upgrade"] * 3
 
 
+def test_api_requests_count_every_request_the_lease_release_and_the_last_events_included(kube):
+    result = Rollout(kube, params(batch_size=2, events=True)).run()
+    assert lease_calls(kube)[-1][1] == "DELETE" and any(m == "POST" and "/events" in p for m, p in kube.calls), kube.calls
+    assert result["api_requests"] == kube.requests == len(kube.calls)
+
+
 def test_nothing_to_write_takes_no_lease(kube):
     Rollout(kube, params(lease=None)).run()
     calls = len(kube.calls)

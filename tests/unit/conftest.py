@@ -338,9 +338,7 @@ class FakeKube(object):
             self.writes.append((method, path, copy.deepcopy(getattr(body, "patch", body))))
 
     def _kubelet(self):
-        """Restart the patched containers; the names of the pods it changed."""
-        changed = sorted(self._restarting)
-        for name in changed:
+        for name in sorted(self._restarting):
             pod = self.pods[name]
             image = pod["spec"]["containers"][0]["image"]
             status = pod["status"]["containerStatuses"][0]
@@ -356,7 +354,6 @@ class FakeKube(object):
                     image, "containerd://%s-%d" % (name, restarts), restarts)
                 pod["status"]["conditions"][0]["status"] = "True"
         self._restarting.clear()
-        return changed
 
     def get(self, path, query=None, deadline=None):
         self._record("GET", path)
@@ -452,18 +449,15 @@ class FakeKube(object):
         return copy.deepcopy(self.leases[path])
 
     def watch(self, path, query, timeout_seconds):
-        """Pods: the pods the kubelet changes now, each once. An object named by ``fieldSelector``: it once, as its
-        controller left it."""
+        """Pods: nothing (the caller re-reads). An object named by ``fieldSelector``: it once, as its controller left it."""
         self._record("WATCH", path)
         name = (query or {}).get("fieldSelector", "").replace("metadata.name=", "")
         if name and path + "/" + name in self.objects:
             time.sleep(0.002)
             self._controller()
             return iter([("MODIFIED", copy.deepcopy(self.objects[path + "/" + name]))])
-        changed = self._kubelet() if _POD_PATH.match(path) else []
-        if not changed:
-            time.sleep(min(timeout_seconds, 0.02))
-        return iter([("MODIFIED", copy.deepcopy(self.pods[n])) for n in changed])
+        time.sleep(min(timeout_seconds, 0.02))
+        return iter(())
 
 
 @pytest.fixture

@@ -377,9 +377,13 @@ def upgrade_while_scaling(k8s, cluster, namespace, args, steps):
         run.close()
 
 
-def test_workload_scaled_up_and_down_mid_run(fk8s, fault_cluster, fns):
+def test_workload_scaled_up_and_down_mid_run(fk8s, fault_cluster, faults, fns):
     before = deployment(fk8s, fns, 4)
     names = sorted(before)
+    # The scale-down after batch 2 must land before the run's last look at the pods (the report is checked
+    # against the cluster afterwards): each batch held START_HOLD s (seen failing once with two test runs side by
+    # side: the run had ended before the ReplicaSet controller deleted an upgraded pod).
+    faults(start_delay={NEW: START_HOLD})
     rc, result, output = upgrade_while_scaling(fk8s, fault_cluster, fns, upgrade_args(fns, batch_size=1), [(1, 6), (2, 3)])
 
     assert rc == 0, "scaling mid-run failed the run:\n%s" % output[-4000:]

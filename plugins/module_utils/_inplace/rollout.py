@@ -132,7 +132,8 @@ class Rollout(object):
                 events.STARTED,
                 "in-place upgrade of %d pods in %d batches to %s" % (len(todo), len(batches), target_text(targets, resources)),
             )
-        self._enter_plans(plans)
+        if params.get("plan_pods", True):
+            self._enter_plans(plans)  # (without plan_pods, entered once, right after the plan)
         self._wait_in_progress(workload, targets, plans)
         now = batches[: params["max_batches"]] if params.get("max_batches") else batches
         self.batches.run(now, 0, len(batches), workload, targets, by_name, plans, template_before)

@@ -202,6 +202,13 @@ def failure_is_about(status, base, target):
         # The container was not running at the patch (crash loop, pull failure): a reason it had then may
         # be the old one, still cached by the kubelet. Only a newer container or a quoted image decides.
         return False
+    if base.get("accept") and base.get("accept") == base.get("containerID"):
+        # A rollback read while the original container still ran: the patch puts back the spec that container
+        # runs, so the kubelet has no reason to kill it for this patch. If it dies all the same, it was killed
+        # for the patch before (the bad image), and the reason it shows is about that one: the kubelet's
+        # back-off on starting it (doBackOff: "back-off 10s restarting failed container=..."), or one cached
+        # from that sync and written with the new generation. Only a newer container or a quoted image decides.
+        return False
     killed = ((status.get("lastState") or {}).get("terminated") or {}).get("containerID")
     return not _running(status) or killed == base.get("containerID")
 

@@ -253,6 +253,27 @@ def test_rollback_after_a_pull_failure_waits_for_the_new_container_of_the_old_im
     assert container_progress(restored, "web", OLD, base) == (DONE, "")
 
 
+def test_rollback_read_before_the_kubelet_killed_the_original_waits_through_its_back_off():
+    """A pod of a failed batch whose kubelet had not acted on the bad image when the rollback read it: the
+    original container still ran (accepted as the target). The kubelet then kills it for the bad image,
+    and, as the back-off key holds the bad image (GetBackoffKey), says CrashLoopBackOff for it with the
+    rollback's generation before it acts on the rollback. That is the bad image's, not the rollback's."""
+    spec = {"containers": [{"name": "web", "image": OLD}]}
+    base = dict(BASELINE, accept="containerd://old")
+    backing_off = pod(spec=spec, ready=False, generation=3, observed=3, statuses=[status(
+        ready=False, last=KILLED, state={"waiting": {"reason": "CrashLoopBackOff",
+                                                     "message": "back-off 10s restarting failed container=web pod=web-0"}})])
+    assert container_progress(backing_off, "web", OLD, base, generation=3)[0] == PENDING
+    restored = pod(spec=spec, generation=3, observed=3, statuses=[status(cid="containerd://again", restarts=1, last=KILLED)])
+    assert container_progress(restored, "web", OLD, base, generation=3) == (DONE, "")
+    # The old image itself crash-looping after the rollback is a newer container: that is a failure.
+    crashed = pod(spec=spec, ready=False, generation=3, observed=3, statuses=[status(
+        cid="containerd://again", restarts=2, ready=False,
+        state={"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s restarting failed container=web pod=web-0"}},
+        last={"terminated": {"exitCode": 1, "containerID": "containerd://again"}})])
+    assert container_progress(crashed, "web", OLD, base, generation=3)[0] == FAILED
+
+
 # --- pods read without a baseline (the plan, a re-run) ----------------------------------------------
 
 DIGEST = "nginx@sha256:" + "2" * 64

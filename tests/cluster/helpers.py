@@ -321,6 +321,37 @@ def _unready_why(pod):
     return "; ".join(parts)
 
 
+def cluster_story(k8s, namespace, lines=60):
+    """What the cluster said about ``namespace``, for a failed test's report: its pods (``_unready_why``),
+    the nodes' Ready conditions, the namespace's Events in order, and the last ``lines`` lines of every
+    component log (nodes, controller-manager) that name the namespace."""
+    out = ["pods:"]
+    for pod in k8s.core.list_namespaced_pod(namespace).items:
+        out.append("  %s: %s" % (pod.metadata.name, _unready_why(pod)))
+    out.append("nodes:")
+    for node in k8s.core.list_node().items:
+        ready = next((c for c in node.status.conditions or [] if c.type == "Ready"), None)
+        out.append("  %s: Ready=%s %s since %s" % (node.metadata.name, ready.status if ready else "?",
+                                                   ready.reason if ready else "", ready.last_transition_time if ready else ""))
+    out.append("events:")
+    events = k8s.core.list_namespaced_event(namespace).items
+    stamp = lambda e: (e.last_timestamp or e.event_time or e.first_timestamp or e.metadata.creation_timestamp).isoformat()  # noqa: E731
+    for event in sorted(events, key=stamp):
+        out.append("  %s %s %s/%s x%s: %s" % (stamp(event)[11:23], event.reason, event.involved_object.kind,
+                                             event.involved_object.name, event.count or 1, " ".join((event.message or "").split())))
+    cluster = getattr(k8s, "cluster", None)
+    for name in getattr(cluster, "components", ())[1:] if cluster else ():
+        try:
+            with open(cluster._log(name), errors="replace") as handle:
+                hits = [line.rstrip() for line in handle if namespace in line]
+        except OSError:
+            continue
+        if hits:
+            out.append("%s.log (%d lines name the namespace, the last %d):" % (name, len(hits), min(lines, len(hits))))
+            out.extend("  " + line[:400] for line in hits[-lines:])
+    return "\n".join(out)
+
+
 class ReadinessWatcher(object):
     """Watches the pods of a selector through the API and records how many were not Ready at once.
 

@@ -38,6 +38,25 @@ def pytest_configure(config):
                             "Ansible process, the maintenance window, RBAC refusals): left out of compat")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries what the cluster said about its namespace: the Events (the
+    kubelet's Unhealthy/BackOff/Killing, the controllers' own) and the lines of the nodes' and the
+    controller-manager's logs that name it, so a failure seen only in CI can be read afterwards."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    k8s, namespace = item.funcargs.get("k8s"), item.funcargs.get("namespace")
+    if k8s is None or not isinstance(namespace, str):
+        return
+    from helpers import cluster_story
+    try:
+        report.sections.append(("cluster: what it said about %s" % namespace, cluster_story(k8s, namespace)))
+    except Exception as exc:  # noqa: BLE001 - a diagnostic must never mask the failure it explains
+        report.sections.append(("cluster", "could not read the cluster: %r" % (exc,)))
+
+
 def pytest_collection_modifyitems(config, items):
     here = os.path.dirname(os.path.abspath(__file__))
     for item in items:

@@ -338,7 +338,9 @@ class FakeKube(object):
             self.writes.append((method, path, copy.deepcopy(getattr(body, "patch", body))))
 
     def _kubelet(self):
-        for name in sorted(self._restarting):
+        """Restart the patched containers; the names of the pods it changed."""
+        changed = sorted(self._restarting)
+        for name in changed:
             pod = self.pods[name]
             image = pod["spec"]["containers"][0]["image"]
             status = pod["status"]["containerStatuses"][0]
@@ -354,6 +356,7 @@ class FakeKube(object):
                     image, "containerd://%s-%d" % (name, restarts), restarts)
                 pod["status"]["conditions"][0]["status"] = "True"
         self._restarting.clear()
+        return changed
 
     def get(self, path, query=None, deadline=None):
         self._record("GET", path)
@@ -449,15 +452,18 @@ class FakeKube(object):
         return copy.deepcopy(self.leases[path])
 
     def watch(self, path, query, timeout_seconds):
-        """Pods: nothing (the caller re-reads). An object named by ``fieldSelector``: it once, as its controller left it."""
+        """Pods: the pods the kubelet changes now, each once. An object named by ``fieldSelector``: it once, as its
+        controller left it."""
         self._record("WATCH", path)
         name = (query or {}).get("fieldSelector", "").replace("metadata.name=", "")
         if name and path + "/" + name in self.objects:
             time.sleep(0.002)
             self._controller()
             return iter([("MODIFIED", copy.deepcopy(self.objects[path + "/" + name]))])
-        time.sleep(min(timeout_seconds, 0.02))
-        return iter(())
+        changed = self._kubelet() if _POD_PATH.match(path) else []
+        if not changed:
+            time.sleep(min(timeout_seconds, 0.02))
+        return iter([("MODIFIED", copy.deepcopy(self.pods[n])) for n in changed])
 
 
 @pytest.fixture

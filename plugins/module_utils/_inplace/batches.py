@@ -40,6 +40,7 @@ class Batches(object):
         self.controller = controller
         self.rollback = rollback
         self.lease = lease  # run_lease.RunLease, renewed between batches
+        self.cursor = {}  # where the pod watch of the next batch starts (watch.wait_for_pods)
 
     def _discover(self):
         return discover_workload(self.kube, self.params)
@@ -50,6 +51,7 @@ class Batches(object):
     def run(self, batches, done, count, workload, targets, by_name, plans, template_before):
         """Batches ``done + 1 .. done + len(batches)`` of ``count``: pause between batches, renew the lease, stop
         when the maintenance window has closed or the controller is gone, then patch and wait."""
+        self.cursor = {"resourceVersion": workload.resource_version}
         for offset, batch in enumerate(batches):
             index = done + offset
             if index and self.params.get("pause_seconds"):
@@ -173,7 +175,7 @@ class Batches(object):
         # someone else, since discovery is refused by the API server, never overwritten. No re-read is needed.
         outcomes = patch_many(self.kube, self.namespace, [(by_name[name]["pod"], targets, progress.resources) for name in batch], deadline)
         patched_at = time.monotonic()
-        touched, expectations, errors = [], [], []
+        touched, expectations, errors, written = [], [], [], {}
         for outcome in outcomes:
             name = outcome["name"]
             if outcome["result"] == "patched":
@@ -206,6 +208,7 @@ class Batches(object):
                         resize=expectation(outcome["pod"], outcome.get("resize"), progress.resources),
                     )
                 )
+                written[name] = outcome["pod"]
             elif outcome["result"] == "vanished":
                 progress.entries[name].update(state=states.VANISHED_POD, reason=outcome["reason"])
             elif outcome["result"] == "current":
@@ -221,12 +224,13 @@ class Batches(object):
                 progress.entries[name] = pod_entry(outcome["pod"], outcome["changes"], patched=False, state=outcome["result"], reason=reason)
                 errors.append("%s: %s" % (name, reason))
         progress.batch_touched.extend(touched)
-        waited = self.wait(expectations, workload, on_done=self._upgraded(targets))
+        # The watch goes on from where the last one (or the discovery) left off, the pods as the patches returned them.
+        waited = self.wait(expectations, workload, on_done=self._upgraded(targets), seen=written)
         failed = self.settle(waited, [e.name for e in expectations], states.UPGRADED)
         return failed + errors
 
-    def wait(self, expectations, workload, on_done=None):
-        """Wait for the pods to be done (``{name: None}`` without ``wait``)."""
+    def wait(self, expectations, workload, on_done=None, seen=None):
+        """Wait for the pods to be done (``{name: None}`` without ``wait``); ``seen``: the pods as written."""
         if not self.params.get("wait", True) or not expectations:
             return dict((e.name, None) for e in expectations)
         return wait_for_pods(
@@ -237,6 +241,8 @@ class Batches(object):
             selector=workload.selector,
             min_ready_seconds=self.params.get("min_ready_seconds") or 0,
             on_done=on_done,
+            cursor=self.cursor,
+            seen=seen,
         )
 
     def _upgraded(self, targets):

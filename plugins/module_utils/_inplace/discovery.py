@@ -74,7 +74,7 @@ def template_matches(a, b):
 class Workload(object):
     """What discovery found: the owner (or a selector), its pods and, for Deployments, ReplicaSets."""
 
-    def __init__(self, kind, name, namespace, owner=None, pods=None, replicasets=None, selector=""):
+    def __init__(self, kind, name, namespace, owner=None, pods=None, replicasets=None, selector="", resource_version=None):
         self.kind = kind
         self.name = name
         self.namespace = namespace
@@ -82,6 +82,7 @@ class Workload(object):
         self.pods = pods or []
         self.replicasets = replicasets or []
         self.selector = selector
+        self.resource_version = resource_version  # of the pod list: a watch from it sees every change since
 
     @property
     def template_spec(self):
@@ -145,8 +146,14 @@ def get_owner(kube, kind, name, namespace):
 
 
 def list_items(kube, kind, namespace, selector=""):
+    return list_with_version(kube, kind, namespace, selector)[0]
+
+
+def list_with_version(kube, kind, namespace, selector=""):
+    """``(items, resourceVersion of the list)``."""
     query = {"labelSelector": selector} if selector else None
-    return kube.get(api_path(kind, namespace), query).get("items") or []
+    listing = kube.get(api_path(kind, namespace), query)
+    return listing.get("items") or [], (listing.get("metadata") or {}).get("resourceVersion")
 
 
 def discover(kube, kind, name, namespace, label_selectors=None):
@@ -155,10 +162,11 @@ def discover(kube, kind, name, namespace, label_selectors=None):
         selector = selectors_from_list(label_selectors)
         if not selector:
             raise InplaceError("give name (the workload) or label_selectors")
-        pods = [p for p in list_items(kube, "Pod", namespace, selector) if is_live(p)]
+        items, version = list_with_version(kube, "Pod", namespace, selector)
+        pods = [p for p in items if is_live(p)]
         if not pods:
             get_namespace(kube, namespace)
-        return Workload(None, None, namespace, pods=_sorted(pods), selector=selector)
+        return Workload(None, None, namespace, pods=_sorted(pods), selector=selector, resource_version=version)
     if kind not in OWNER_KINDS:
         raise InplaceError("unsupported kind %r: use one of %s" % (kind, ", ".join(OWNER_KINDS)))
     owner = get_owner(kube, kind, name, namespace)
@@ -171,8 +179,9 @@ def discover(kube, kind, name, namespace, label_selectors=None):
     if kind == "Deployment":
         replicasets = [rs for rs in list_items(kube, "ReplicaSet", namespace, selector) if owned_by(rs, owner_uids)]
         owner_uids = set(rs["metadata"]["uid"] for rs in replicasets)
-    pods = [p for p in list_items(kube, "Pod", namespace, query_selector) if owned_by(p, owner_uids) and is_live(p)]
-    return Workload(kind, name, namespace, owner=owner, pods=_sorted(pods), replicasets=replicasets, selector=query_selector)
+    items, version = list_with_version(kube, "Pod", namespace, query_selector)
+    pods = [p for p in items if owned_by(p, owner_uids) and is_live(p)]
+    return Workload(kind, name, namespace, owner=owner, pods=_sorted(pods), replicasets=replicasets, selector=query_selector, resource_version=version)
 
 
 def _sorted(pods):

@@ -53,13 +53,22 @@ class Outcome(object):
         self.ready_since = None
 
 
-def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready_seconds=0, clock=time.monotonic, fail_fast=True, on_done=None):
+def wait_for_pods(
+    kube, namespace, expectations, timeout, selector="", min_ready_seconds=0, clock=time.monotonic, fail_fast=True, on_done=None, cursor=None, seen=None
+):
     """Watch pods until every expectation is met, one fails (``fail_fast``), or ``timeout``.
 
     Returns ``{pod name: Outcome}``; never raises on a timeout (the caller reports what is
     pending and why). A pod that is deleted, or replaced by a pod of the same name with
     another uid, is ``vanished``. ``on_done(name, pod)`` is called once per pod, as soon as
     it is seen done, while the others are still awaited.
+
+    ``cursor`` (``{"resourceVersion": rv}``, updated in place to the last version seen) and ``seen``
+    (``{name: pod}``, every expected pod as written after ``rv``, e.g. the responses of its patch) let
+    the wait start without a list: the pods as written are judged first, then the watch goes on
+    from ``rv``, which replays every change since (the writes themselves included, so nothing
+    is missed; an older state replayed is superseded by the newer ones that follow it). A
+    ``rv`` too old for the API server's watch falls back to a list.
     """
     announced = set()
     expected = dict((e.name, e) for e in expectations)
@@ -124,20 +133,30 @@ def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready
             if outcome.state == PENDING and outcome.pod is not None:
                 observe("MODIFIED", outcome.pod)
 
+    cursor = {} if cursor is None else cursor
+    start = cursor.get("resourceVersion") if seen is not None and all(name in seen for name in expected) else None
     backoff = 0.2
     while True:
         try:
-            listing = kube.get(api_path("Pod", namespace), query or None, deadline=deadline)
-            seen = set()
-            for pod in listing.get("items") or []:
-                seen.add(pod["metadata"]["name"])
-                observe("LIST", pod)
-            for name in expected:
-                if name not in seen and outcomes[name].state == PENDING:
-                    outcomes[name].state, outcomes[name].reason = VANISHED, "pod no longer exists"
-            if settled() or clock() >= deadline:
-                return outcomes
-            version = listing.get("metadata", {}).get("resourceVersion")
+            if start:
+                version, start = start, None
+                for name in sorted(expected):
+                    observe("WRITTEN", seen[name])
+                if settled():
+                    return outcomes
+            else:
+                listing = kube.get(api_path("Pod", namespace), query or None, deadline=deadline)
+                listed = set()
+                for pod in listing.get("items") or []:
+                    listed.add(pod["metadata"]["name"])
+                    observe("LIST", pod)
+                for name in expected:
+                    if name not in listed and outcomes[name].state == PENDING:
+                        outcomes[name].state, outcomes[name].reason = VANISHED, "pod no longer exists"
+                version = listing.get("metadata", {}).get("resourceVersion")
+                cursor["resourceVersion"] = version
+                if settled() or clock() >= deadline:
+                    return outcomes
             while True:
                 remaining = deadline - clock()
                 if remaining <= 0:
@@ -151,10 +170,10 @@ def wait_for_pods(kube, namespace, expectations, timeout, selector="", min_ready
                 watch_query = dict(query)
                 watch_query["resourceVersion"] = version
                 for kind, obj in kube.watch(api_path("Pod", namespace), watch_query, min(window, 300)):
-                    if kind == "BOOKMARK":
-                        version = obj.get("metadata", {}).get("resourceVersion") or version
-                        continue
                     version = obj.get("metadata", {}).get("resourceVersion") or version
+                    cursor["resourceVersion"] = version
+                    if kind == "BOOKMARK":
+                        continue
                     observe(kind, obj)
                     if settled():
                         return outcomes

@@ -42,7 +42,9 @@ class ResizingKube(object):
         return [path.split("/")[-2] for method, path in self.inner.calls if method == "PATCH" and path.endswith("/resize")]
 
     def _kubelet(self):
-        for name in sorted(self._resizing):
+        """Act on the resizes; the names of the pods it changed."""
+        changed = sorted(self._resizing)
+        for name in changed:
             pod = self.inner.pods[name]
             conditions = [c for c in pod["status"]["conditions"] if c["type"] == "Ready"]
             spec = pod["spec"]["containers"][0]["resources"]
@@ -53,6 +55,7 @@ class ResizingKube(object):
                 pod["status"]["containerStatuses"][0]["resources"] = copy.deepcopy(spec)
             pod["status"]["conditions"] = conditions
         self._resizing.clear()
+        return changed
 
     def get(self, path, query=None, deadline=None):
         if path == "/version":
@@ -83,7 +86,10 @@ class ResizingKube(object):
         return self.inner.post(path, body, deadline)
 
     def watch(self, path, query, timeout_seconds):
-        return self.inner.watch(path, query, timeout_seconds)
+        """The inner watch; of pods, also the pods this kubelet changes now."""
+        resized = self._kubelet() if path.endswith("/pods") else []
+        events = [e for e in self.inner.watch(path, query, timeout_seconds) if e[1]["metadata"]["name"] not in resized]
+        return iter(events + [("MODIFIED", copy.deepcopy(self.inner.pods[n])) for n in resized])
 
 
 def params(**extra):

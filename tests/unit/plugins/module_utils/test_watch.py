@@ -208,6 +208,34 @@ def test_watch_expired_relists(clock):
     assert len(kube.gets) == 2
 
 
+def test_pods_as_written_start_the_watch_from_the_cursor_without_a_list(clock):
+    # What happened since the cursor is replayed: a state older than the patch, then the patch, then the restart.
+    events = [("MODIFIED", pod(rv="41", spec_image=OLD)), ("MODIFIED", pod(rv="42")), ("MODIFIED", upgraded(rv="43"))]
+    kube = FakeKube(clock, [[pod()]], [events])
+    cursor = {"resourceVersion": "40"}
+    outcomes = wait_for_pods(kube, "ns", [expect()], 60, selector="app=web", clock=clock, cursor=cursor, seen={"web-0": pod(rv="42")})
+    assert outcomes["web-0"].state == DONE
+    assert kube.gets == []
+    assert [q for _path, q, _timeout in kube.watch_queries] == [{"labelSelector": "app=web", "resourceVersion": "40"}]
+    assert cursor == {"resourceVersion": "43"}
+
+
+def test_a_cursor_too_old_for_the_watch_falls_back_to_a_list(clock):
+    kube = FakeKube(clock, [[upgraded()]], [[WatchExpired()]])
+    cursor = {"resourceVersion": "40"}
+    outcomes = wait_for_pods(kube, "ns", [expect()], 60, clock=clock, cursor=cursor, seen={"web-0": pod()})
+    assert outcomes["web-0"].state == DONE
+    assert len(kube.gets) == 1 and cursor == {"resourceVersion": "100"}
+
+
+def test_without_every_pod_as_written_the_wait_lists(clock):
+    kube = FakeKube(clock, [[upgraded(), pod("web-1", "uid-1")]], [[("MODIFIED", upgraded("web-1", "uid-1"))]])
+    cursor = {"resourceVersion": "40"}
+    outcomes = wait_for_pods(kube, "ns", [expect(), expect("web-1", "uid-1")], 60, clock=clock, cursor=cursor, seen={"web-0": pod()})
+    assert (outcomes["web-0"].state, outcomes["web-1"].state) == (DONE, DONE)
+    assert len(kube.gets) == 1 and kube.watch_queries[0][1]["resourceVersion"] == "100"
+
+
 def test_bookmark_moves_the_resource_version(clock):
     bookmark = ("BOOKMARK", {"metadata": {"resourceVersion": "150"}})
     kube = FakeKube(clock, [[pod()]], [[bookmark], [("MODIFIED", upgraded())]])

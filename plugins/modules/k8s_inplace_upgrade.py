@@ -161,8 +161,9 @@ options:
     description:
       - Record Kubernetes Events on the owner and each pod (started, pod upgraded, failed, rolled back, template
         synced), so C(kubectl describe) tells the story afterwards.
-      - Events are posted in the background (a pod's as soon as it is seen upgraded) and waited for before the
-        module returns; a cluster that refuses them costs one warning, never the upgrade.
+      - Events are posted in the background (a pod's, stamped when it is seen upgraded, once its batch has settled,
+        so that they do not compete with the batch's restarts) and waited for before the module returns; a cluster
+        that refuses them costs one warning, never the upgrade.
     type: bool
     default: true
   stop_when_orphaned:

@@ -226,6 +226,7 @@ class Batches(object):
         progress.batch_touched.extend(touched)
         # The watch goes on from where the last one (or the discovery) left off, the pods as the patches returned them.
         waited = self.wait(expectations, workload, on_done=self._upgraded(targets), seen=written)
+        self.recorder.flush()
         failed = self.settle(waited, [e.name for e in expectations], states.UPGRADED)
         return failed + errors
 
@@ -246,10 +247,11 @@ class Batches(object):
         )
 
     def _upgraded(self, targets):
-        """The ``on_done`` of a batch's wait: the pod's Event is queued the moment the pod is seen done."""
+        """The ``on_done`` of a batch's wait: the pod's Event, stamped the moment the pod is seen done, is held until
+        the batch has settled (events.py)."""
         resources = self.progress.resources
         message = "changed in place: %s" % target_text(targets, resources) if resources else "containers restarted in place on %s" % images_text(targets)
-        return lambda name, pod: self.recorder.record(pod, "Pod", events.POD_UPGRADED, message)
+        return lambda name, pod: self.recorder.record(pod, "Pod", events.POD_UPGRADED, message, held=True)
 
     def settle(self, outcomes, names, done_state):
         """Each waited pod's entry from its outcome; the failures, as ``"name: why"``."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace import events
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import ApiError
@@ -52,6 +53,23 @@ def test_record_returns_before_the_post_and_close_waits_for_it():
     assert recorder.close() == 10
     assert sorted(body["message"] for path, body in kube.posts) == sorted("upgraded %d" % i for i in range(10))
     assert all(path == "/api/v1/namespaces/ns/events" for path, body in kube.posts)
+
+
+def test_a_held_event_is_posted_from_the_flush_on_with_the_stamp_of_its_record(monkeypatch):
+    kube = PostingKube()
+    recorder = events.Recorder(kube)
+    real_gmtime = time.gmtime
+    monkeypatch.setattr(events.time, "gmtime", lambda now=None: real_gmtime(0))
+    recorder.record(POD, "Pod", events.POD_UPGRADED, "held", held=True)
+    monkeypatch.undo()
+    assert recorder._pool is None and kube.posts == []  # nothing submitted before the flush
+    recorder.flush()
+    assert recorder.close() == 1
+    assert [(b["message"], b["firstTimestamp"]) for p, b in kube.posts] == [("held", "1970-01-01T00:00:00Z")]
+
+    unflushed = events.Recorder(PostingKube())
+    unflushed.record(POD, "Pod", events.POD_UPGRADED, "held", held=True)
+    assert unflushed.close() == 1  # close() posts what is still held
 
 
 def test_refused_events_warn_once_and_stop():

@@ -331,14 +331,17 @@ def cluster_story(k8s, namespace, lines=60):
     out.append("nodes:")
     for node in k8s.core.list_node().items:
         ready = next((c for c in node.status.conditions or [] if c.type == "Ready"), None)
-        out.append("  %s: Ready=%s %s since %s" % (node.metadata.name, ready.status if ready else "?",
-                                                   ready.reason if ready else "", ready.last_transition_time if ready else ""))
+        out.append("  %s: Ready=%s %s since %s" % (
+            node.metadata.name, ready.status if ready else "?", ready.reason if ready else "",
+            ready.last_transition_time if ready else ""))
     out.append("events:")
-    events = k8s.core.list_namespaced_event(namespace).items
-    stamp = lambda e: (e.last_timestamp or e.event_time or e.first_timestamp or e.metadata.creation_timestamp).isoformat()  # noqa: E731
-    for event in sorted(events, key=stamp):
-        out.append("  %s %s %s/%s x%s: %s" % (stamp(event)[11:23], event.reason, event.involved_object.kind,
-                                             event.involved_object.name, event.count or 1, " ".join((event.message or "").split())))
+    def stamp(event):
+        return (event.last_timestamp or event.event_time or event.first_timestamp
+                or event.metadata.creation_timestamp).isoformat()
+    for event in sorted(k8s.core.list_namespaced_event(namespace).items, key=stamp):
+        out.append("  %s %s %s/%s x%s: %s" % (
+            stamp(event)[11:23], event.reason, event.involved_object.kind, event.involved_object.name,
+            event.count or 1, " ".join((event.message or "").split())))
     cluster = getattr(k8s, "cluster", None)
     for name in getattr(cluster, "components", ())[1:] if cluster else ():
         try:

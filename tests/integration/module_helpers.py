@@ -10,7 +10,8 @@ import os
 import socket
 import time
 
-from helpers import container, create_deployment, patch_container_image, resource_versions, snapshot, wait_for
+from helpers import (container, create_deployment, live_pods, patch_container_image, pod_is_ready, pod_snapshot, resource_versions,
+                     snapshot, wait_for)
 from playbook import run_playbook
 
 MODULE = "inplace.kubernetes.k8s_inplace_upgrade"
@@ -118,6 +119,51 @@ def container_of(pod, name):
         if cs.name == name:
             return cs
     return None
+
+
+# How long a pod the kubelet reported Ready after its restart may read not Ready again (see after_run).
+READY_BLIP_SECONDS = 20
+
+
+def went_unready_after_start(pod):
+    """True when the pod's Ready condition turned False after its newest running container started: it had
+    been Ready on that container (a restart, a failed start or a premature "done" leaves the condition False
+    from before the start)."""
+    ready = next((c for c in pod.status.conditions or [] if c.type == "Ready"), None)
+    starts = [cs.state.running.started_at for cs in pod.status.container_statuses or []
+              if cs.state and cs.state.running and cs.state.running.started_at]
+    return bool(ready and ready.status != "True" and ready.last_transition_time and starts
+                and ready.last_transition_time >= max(starts))
+
+
+def after_run(k8s, namespace, selector):
+    """The pods' snapshot right after a module run that saw every one of them Ready on its target.
+
+    The real kubelet can write a pod not Ready a moment after it wrote it Ready, with no container
+    changed: a pod sync computes the status (``generateAPIPodStatus``: the new container has no readiness
+    result yet) before the prober's first success lands (``SetContainerReadiness`` writes it Ready) and
+    stores it after (``SetPodStatus`` replaces the whole status), until the sync that the readiness update
+    queued (``handleProbeSync``) writes it again. Only such a pod, whose Ready condition turned False after
+    its newest container started, is waited for (``READY_BLIP_SECONDS``), and only while no container of
+    any pod changes (ID, restart count); any other pod that is not Ready is returned as read, for the
+    test's assertions to fail on.
+    """
+    pods = live_pods(k8s, namespace, selector)
+    first = pod_snapshot(pods)
+    blips = [p.metadata.name for p in pods if not pod_is_ready(p) and went_unready_after_start(p)]
+    if not blips or any(not pod_is_ready(p) and p.metadata.name not in blips for p in pods):
+        return first
+
+    deadline = time.monotonic() + READY_BLIP_SECONDS
+    while True:
+        time.sleep(0.25)
+        snap = snapshot(k8s, namespace, selector)
+        for name, pod in first.items():
+            now = snap.get(name)
+            assert now and now["containerIDs"] == pod["containerIDs"] and now["restartCounts"] == pod["restartCounts"], (
+                "a container changed while waiting for %s to read Ready again: %r -> %r" % (", ".join(blips), pod, now))
+        if all(snap[name]["ready"] for name in blips) or time.monotonic() >= deadline:
+            return snap
 
 
 def assert_restarted_on(before, after, container, image, times=1):

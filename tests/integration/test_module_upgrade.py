@@ -14,7 +14,7 @@ from kubernetes.client.rest import ApiException
 
 from helpers import (container, container_status, create_deployment, create_pod, init_container, live_pods,
                      pod_is_ready, resource_versions, snapshot, wait_for, wait_pods_ready)
-from module_helpers import (INFO_MODULE, NEW, OLD, PULL_REASONS, SIDECAR, THIRD, UNPULLABLE, assert_clean_failure,
+from module_helpers import (INFO_MODULE, NEW, OLD, PULL_REASONS, SIDECAR, THIRD, UNPULLABLE, after_run, assert_clean_failure,
                             assert_restarted_on, assert_untouched, closed_port, normalised, run_module,
                             set_image_by_hand, settled_resource_versions, spec_images, wait_deployment_settled)
 
@@ -48,7 +48,7 @@ def test_multi_container_only_named_container_restarts(k8s, cluster, namespace):
     assert result["changed"] is True
     assert sorted(result["patched"]) == sorted(before)
 
-    after = snapshot(k8s, namespace, SEL)
+    after = after_run(k8s, namespace, SEL)
     assert sorted(after) == sorted(before), "pods were replaced"
     for name in before:
         assert_restarted_on(before[name], after[name], "app", NEW)
@@ -144,7 +144,7 @@ def test_image_shorthand_on_single_container_pods(k8s, cluster, namespace):
     res, result = run_module(cluster, {"name": "web", "namespace": namespace, "image": NEW, "wait_timeout": 60})
     assert res.ok, res.describe()
     assert result["changed"] is True and result["targets"] == {"app": NEW}
-    after = snapshot(k8s, namespace, SEL)
+    after = after_run(k8s, namespace, SEL)
     for name in before:
         assert_restarted_on(before[name], after[name], "app", NEW)
 
@@ -469,7 +469,7 @@ def test_pod_changed_by_someone_else_before_the_run_is_handled_from_its_live_ima
     res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
                                        "wait_timeout": 60}, diff=True)
     assert res.ok, res.describe()
-    after = snapshot(k8s, namespace, SEL)
+    after = after_run(k8s, namespace, SEL)
     for name in before:
         assert_restarted_on(before[name], after[name], "app", NEW)
         assert_untouched(before[name], after[name], ["sidecar"])
@@ -501,7 +501,7 @@ def test_label_selectors_mode_patches_only_matching_pods(k8s, cluster, namespace
     assert res.ok, res.describe()
     assert sorted(result["patched"]) == ["one", "two"]
     assert result["owner"].get("kind") is None
-    after = snapshot(k8s, namespace, "")
+    after = after_run(k8s, namespace, "")
     for name in ("one", "two"):
         assert_restarted_on(before[name], after[name], "app", NEW)
     assert_untouched(before["other"], after["other"])
@@ -510,7 +510,7 @@ def test_label_selectors_mode_patches_only_matching_pods(k8s, cluster, namespace
                                        "containers": {"app": THIRD}, "wait_timeout": 60})
     assert res.ok, res.describe()
     assert sorted(result["patched"]) == ["one", "other"]
-    final = snapshot(k8s, namespace, "")
+    final = after_run(k8s, namespace, "")
     assert_restarted_on(after["one"], final["one"], "app", THIRD)
     assert_restarted_on(after["other"], final["other"], "app", THIRD)
     assert_untouched(after["two"], final["two"])
@@ -526,7 +526,7 @@ def test_pods_and_max_pods_limit_the_patch_and_info_reports_the_plan(k8s, cluste
     res, result = run_module(cluster, dict(base, pods=[names[2]]))
     assert res.ok, res.describe()
     assert result["patched"] == [names[2]]
-    s1 = snapshot(k8s, namespace, SEL)
+    s1 = after_run(k8s, namespace, SEL)
     assert_restarted_on(s0[names[2]], s1[names[2]], "app", NEW)
     for name in set(names) - {names[2]}:
         assert_untouched(s0[name], s1[name])
@@ -553,7 +553,7 @@ def test_pods_and_max_pods_limit_the_patch_and_info_reports_the_plan(k8s, cluste
     res, result = run_module(cluster, dict(base, max_pods=2))
     assert res.ok, res.describe()
     assert len(result["patched"]) == 2 and names[2] not in result["patched"], result["patched"]
-    s2 = snapshot(k8s, namespace, SEL)
+    s2 = after_run(k8s, namespace, SEL)
     for name in names:
         if name in result["patched"]:
             assert_restarted_on(s1[name], s2[name], "app", NEW)

@@ -335,9 +335,11 @@ def cluster_story(k8s, namespace, lines=60):
             node.metadata.name, ready.status if ready else "?", ready.reason if ready else "",
             ready.last_transition_time if ready else ""))
     out.append("events:")
+
     def stamp(event):
         return (event.last_timestamp or event.event_time or event.first_timestamp
                 or event.metadata.creation_timestamp).isoformat()
+
     for event in sorted(k8s.core.list_namespaced_event(namespace).items, key=stamp):
         out.append("  %s %s %s/%s x%s: %s" % (
             stamp(event)[11:23], event.reason, event.involved_object.kind, event.involved_object.name,

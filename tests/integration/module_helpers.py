@@ -126,9 +126,11 @@ READY_BLIP_SECONDS = 20
 
 
 def went_unready_after_start(pod):
-    """True when the pod's Ready condition turned False after its newest running container started: it had
-    been Ready on that container (a restart, a failed start or a premature "done" leaves the condition False
-    from before the start)."""
+    """True when the pod's Ready condition turned False at or after its newest running container started.
+
+    A blip (Ready on that container, then not) always looks like this. Not only a blip does: when the kubelet
+    kills and starts the container in one SyncPod, the first not-Ready write can also come at or after the
+    start (seconds resolution), so a premature "done" can pass for a blip and be waited for."""
     ready = next((c for c in pod.status.conditions or [] if c.type == "Ready"), None)
     starts = [cs.state.running.started_at for cs in pod.status.container_statuses or []
               if cs.state and cs.state.running and cs.state.running.started_at]

@@ -362,7 +362,8 @@ class ReadinessWatcher(object):
 
     ``max_unready`` is the maximum, over every event seen, of the number of live pods whose Ready
     condition is not True, ``max_unready_pods`` those pods at that moment; ``went_unready`` the names
-    of the pods seen unready at least once. ``describe()`` says, for the pods of that moment, why each
+    of the pods seen unready at least once; ``waiting_reasons`` every ``(pod, reason)`` of a waiting
+    container seen. ``describe()`` says, for the pods of that moment, why each
     was unready (node, Ready condition reason, container states), for failure messages. A broken watch
     (410, network) is re-listed. Use as a context manager or with ``start()`` / ``stop()``.
     """
@@ -378,6 +379,7 @@ class ReadinessWatcher(object):
         self.max_unready_why = {}
         self.events = 0
         self.errors = []
+        self.waiting_reasons = set()
         self._version = None
         self._stop = threading.Event()
         self._thread = None
@@ -391,6 +393,9 @@ class ReadinessWatcher(object):
                 self.why.pop(name, None)
             else:
                 self.ready[name] = pod_is_ready(pod)
+                for cs in (pod.status.container_statuses or []) if pod.status else []:
+                    if cs.state and cs.state.waiting and cs.state.waiting.reason:
+                        self.waiting_reasons.add((name, cs.state.waiting.reason))
                 if not self.ready[name]:
                     self.went_unready.add(name)
                     self.why[name] = _unready_why(pod)

@@ -7,7 +7,7 @@ is ``changed: false`` at once. Times are compared with the configured timeout, n
 
 import pytest
 
-from helpers import container, container_status, create_deployment, init_container, pods_of, snapshot
+from helpers import ReadinessWatcher, container, container_status, create_deployment, init_container, pods_of, snapshot
 from module_helpers import (CRASHING, NEW, OLD, PULL_REASONS, UNPULLABLE, assert_clean_failure, deployment, normalised,
                             run_module)
 
@@ -98,3 +98,31 @@ def test_digest_pinned_workload_rerun_is_unchanged_at_once(k8s, cluster, namespa
     assert sorted(result["already_current"]) == sorted(before)
     assert result["patched"] == [], result["patched"]
     assert snapshot(k8s, namespace, SEL) == after
+
+
+def test_a_flip_back_held_in_the_kubelets_restart_back_off_is_waited_for_not_failed(k8s, cluster, namespace):
+    """The kubelet keeps a restart back-off per pod, container, image and resources for 600 s after its last
+    update (kuberuntime_manager.go doBackOff, helpers.go GetBackoffKey). Flipped back within it to an image it
+    ran seconds ago, a pod's new spec waits in CrashLoopBackOff before any container of it starts: an upgrade
+    after a rollback, a re-run. That is no crash of the image: each run waits it out and upgrades in place."""
+    before = deployment(k8s, namespace, 2)
+    images = [OLD]
+    with ReadinessWatcher(k8s.core, namespace, SEL) as watcher:
+        for image in [NEW, OLD, NEW, OLD, NEW, OLD]:
+            res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": image},
+                                               "wait_timeout": TIMEOUT})
+            assert res.ok, res.describe()
+            assert sorted(result["patched"]) == sorted(before), result["patched"]
+            images.append(image)
+            if any(reason == "CrashLoopBackOff" for _, reason in watcher.waiting_reasons):
+                break
+    held = sorted(pod for pod, reason in watcher.waiting_reasons if reason == "CrashLoopBackOff")
+    assert held, "no flip was held in the kubelet's back-off, so this test tested nothing: %s" % sorted(watcher.waiting_reasons)
+    after = snapshot(k8s, namespace, SEL)
+    assert sorted(after) == sorted(before), "pods were replaced"
+    for name in before:
+        assert after[name]["uid"] == before[name]["uid"]
+        assert after[name]["specImages"]["app"] == images[-1]
+        assert after[name]["images"]["app"] == normalised(images[-1])
+        assert after[name]["ready"]
+        assert after[name]["restartCounts"]["app"] == before[name]["restartCounts"]["app"] + len(images) - 1

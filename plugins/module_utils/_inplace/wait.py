@@ -53,6 +53,7 @@ FAIL_FAST_REASONS = PULL_REASONS | frozenset(
         "CrashLoopBackOff",
     ]
 )
+BACK_OFF = "CrashLoopBackOff"
 
 CONTAINER = "container"
 SIDECAR = "sidecar"
@@ -176,13 +177,29 @@ def names_image(message, image):
     return any('"%s"' % candidate in message for candidate in candidates)
 
 
+def held_in_back_off(status, base):
+    """Whether the kubelet holds the patched spec's first start in CrashLoopBackOff: no container newer than
+    ``base`` has run.
+
+    Before it starts a container whose previous one exited, the kubelet checks a back-off keyed by pod,
+    container name, image and resources (kuberuntime_manager.go ``doBackOff``, helpers.go ``GetBackoffKey``),
+    kept 600 s after its last update and doubled at each start within it. A pod patched back to an image
+    (and resources) it ran minutes ago waits that back-off - ``back-off 10s restarting failed container=...``
+    - before its first container of the spec starts: that says nothing about the image. A crash of the new
+    image comes from a newer container (restart count and container ID moved on).
+    """
+    waiting = (status.get("state") or {}).get("waiting") or {}
+    return waiting.get("reason") == BACK_OFF and bool(base and base.get("containerID")) and not is_new_container(status, base)
+
+
 def failure_is_about(status, base, target):
     """Whether the terminal reason in ``status`` belongs to the container's ``target`` image.
 
     - a container newer than the baseline has the target's spec;
     - a message that quotes the target image is about it (image pull, inspect, never-pull, name);
     - a baseline container that was running at the patch and is not running now (or shows as
-      ``lastState.terminated``) was killed for the patch: what follows is about the new image;
+      ``lastState.terminated``) was killed for the patch: what follows is about the new image, but for
+      ``CrashLoopBackOff``, which before any newer container is the kubelet's back-off (:func:`held_in_back_off`);
     - without a baseline (a pod read, not patched, by this run), the status has to show the target.
     """
     waiting = (status.get("state") or {}).get("waiting") or {}
@@ -201,6 +218,10 @@ def failure_is_about(status, base, target):
     if not base.get("running"):
         # The container was not running at the patch (crash loop, pull failure): a reason it had then may
         # be the old one, still cached by the kubelet. Only a newer container or a quoted image decides.
+        return False
+    if waiting.get("reason") == BACK_OFF:
+        # No container newer than the baseline (checked above): the kubelet holds the first start of the patched
+        # spec in the restart back-off it keeps from this pod's history (held_in_back_off), not a crash of it.
         return False
     if base.get("accept") and base.get("accept") == base.get("containerID"):
         # A rollback read while the original container still ran: the patch puts back the spec that container
@@ -292,6 +313,11 @@ def container_progress(pod, name, target, baseline=None, elapsed=None, generatio
             )
         if _running(status):
             return PENDING, "kubelet has not restarted it yet (previous container running %s)" % (status.get("image") or "an unknown image")
+        if held_in_back_off(status, base):
+            return PENDING, (
+                "the kubelet holds the start of the new container in its restart back-off, kept for this pod's "
+                "container, image and resources from an earlier run of them (not a crash of the new image): %s" % _waiting_text(waiting, "")
+            )
         return PENDING, _waiting_text(waiting, "previous container not running")
     if kind == INIT:
         terminated = state.get("terminated")

@@ -178,6 +178,28 @@ def test_crash_loop_of_the_new_container():
         FAILED, "CrashLoopBackOff: back-off 40s restarting failed container=web pod=web-0")
 
 
+def test_flip_back_held_in_the_kubelets_back_off_waits_for_the_first_new_container():
+    """A pod patched back to an image it ran seconds ago: the kubelet kills the running container, then holds
+    the spec's first start in the back-off it keeps per pod, container, image and resources (doBackOff,
+    GetBackoffKey) and says CrashLoopBackOff, with no container of the new spec yet. Not a crash: pending,
+    saying why; the first new container is judged as usual (a crash of it fails)."""
+    held = pod(ready=False, generation=4, observed=4, statuses=[status(
+        ready=False, last=KILLED, state={"waiting": {"reason": "CrashLoopBackOff",
+                                                     "message": "back-off 10s restarting failed container=web pod=web-0"}})])
+    state, reason = container_progress(held, "web", NEW, BASELINE, generation=4)
+    assert state == PENDING, reason
+    assert "restart back-off" in reason and "back-off 10s restarting failed container=web" in reason, reason
+    assert not failure_is_about(held["status"]["containerStatuses"][0], BASELINE, NEW)
+    started = pod(generation=4, observed=4, statuses=[status(image="docker.io/library/nginx:1.20", image_id=NEW_ID,
+                                                             cid="containerd://new", restarts=1, last=KILLED)])
+    assert container_progress(started, "web", NEW, BASELINE, generation=4) == (DONE, "")
+    assert container_progress(crash_looping(generation=4, observed=4), "web", NEW, BASELINE, generation=4)[0] == FAILED
+    # Other start failures of the new spec before any new container still fail fast.
+    config_error = pod(ready=False, statuses=[status(ready=False, last=KILLED, state={"waiting": {
+        "reason": "CreateContainerConfigError", "message": 'configmap "missing" not found'}})])
+    assert container_progress(config_error, "web", NEW, BASELINE)[0] == FAILED
+
+
 def test_nothing_is_attributed_before_the_kubelet_acted_on_the_patch():
     lagging = pull_failing(generation=2, observed=1)
     assert container_progress(lagging, "web", NEW, BASELINE, generation=2) == (

@@ -197,6 +197,11 @@ class LocalCluster:
         self.ca_cert = join(self.state_dir, "pki", "apiserver.crt")
         self.admin_kubeconfig = join(self.state_dir, "admin.kubeconfig")
         self.user_kubeconfig = join(self.state_dir, "user.kubeconfig")
+        # x509 client authentication: the API server trusts client-ca.crt; cert-admin.crt/.key (CN
+        # inplace-cert-admin, O system:masters) is signed by it, for the tests of client certificates.
+        self.client_ca = join(self.state_dir, "pki", "client-ca.crt")
+        self.client_cert = join(self.state_dir, "pki", "cert-admin.crt")
+        self.client_key = join(self.state_dir, "pki", "cert-admin.key")
         self.state_file = join(self.state_dir, "cluster.json")
         self.faults_file = join(self.state_dir, "faults.json")
         self.server = None
@@ -308,6 +313,18 @@ class LocalCluster:
         return status == 200 and body.strip() == b"ok"
 
     # ---------------------------------------------------------------- setup
+    def _client_certificates(self):
+        """A client CA and a certificate it signs for a system:masters user (openssl, as for sa.key)."""
+        ca_key = os.path.join(self.pki_dir, "client-ca.key")
+        csr = os.path.join(self.pki_dir, "cert-admin.csr")
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out",
+                        self.client_ca, "-days", "3650", "-subj", "/CN=inplace-client-ca"], check=True, **quiet)
+        subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", self.client_key, "-out", csr,
+                        "-subj", "/O=system:masters/CN=inplace-cert-admin"], check=True, **quiet)
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", self.client_ca, "-CAkey", ca_key,
+                        "-CAcreateserial", "-out", self.client_cert, "-days", "3650"], check=True, **quiet)
+
     def _prepare(self, bins):
         os.makedirs(self.pki_dir, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
@@ -317,6 +334,8 @@ class LocalCluster:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             subprocess.run(["openssl", "rsa", "-in", sa_key, "-pubout", "-out", sa_pub],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not os.path.exists(self.client_cert):
+            self._client_certificates()
         self.admin_token = secrets.token_hex(24)
         self.user_token = secrets.token_hex(24)
         tokens = os.path.join(self.pki_dir, "tokens.csv")
@@ -344,6 +363,7 @@ class LocalCluster:
             "--secure-port=%d" % self.ports["kube-apiserver"],
             "--cert-dir=" + self.pki_dir,
             "--token-auth-file=" + tokens,
+            "--client-ca-file=" + self.client_ca,
             "--authorization-mode=Node,RBAC",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file=" + sa_pub,

@@ -114,7 +114,7 @@ def test_a_flip_back_held_in_the_kubelets_restart_back_off_is_waited_for_not_fai
             assert res.ok, res.describe()
             assert sorted(result["patched"]) == sorted(before), result["patched"]
             images.append(image)
-            if any(reason == "CrashLoopBackOff" for _, reason in watcher.waiting_reasons):
+            if any(seen[1] == "CrashLoopBackOff" for seen in watcher.waiting_reasons):
                 break
     held = sorted(pod for pod, reason in watcher.waiting_reasons if reason == "CrashLoopBackOff")
     assert held, "no flip was held in the kubelet's back-off, so this test tested nothing: %s" % sorted(watcher.waiting_reasons)

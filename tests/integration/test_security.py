@@ -19,6 +19,8 @@ import os
 import pathlib
 import re
 import stat
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -291,6 +293,69 @@ def test_tls_verification_is_on_by_default_and_validate_certs_false_warns(k8s, c
         warnings = " ".join(result.get("warnings") or [])
         assert "validate_certs" in warnings and "verification" in warnings, (name, result.get("warnings"))
     assert "[WARNING]" in res.stdout + res.stderr and "validate_certs: false" in res.stdout + res.stderr
+    assert settled_resource_versions(k8s, namespace) == before
+
+
+def b64_of(path):
+    return base64.b64encode(pathlib.Path(path).read_bytes()).decode("ascii")
+
+
+def kubeconfig_for(server, cluster_entry, user_entry):
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
+                           "clusters": [{"name": "c", "cluster": dict(cluster_entry, server=server)}],
+                           "users": [{"name": "u", "user": user_entry}],
+                           "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]})
+
+
+def test_client_certificates_and_an_exec_plugin_authenticate_and_a_foreign_certificate_is_refused(
+        k8s, cluster, namespace, tmp_path):
+    """Every way client.py authenticates, on the real API server: a client certificate as kubeconfig data, as
+    files named relative to the kubeconfig, as the client_cert / client_key parameters (all three read without
+    the kubernetes package, kubeconfig.py), and an exec credential plugin (loaded by the kubernetes package).
+    A certificate the API server's client CA did not sign is a clear 401."""
+    deployment(k8s, namespace)
+    ca_data = b64_of(cluster.ca_cert)
+    files = tmp_path / "files"
+    files.mkdir()
+    for source, name in ((cluster.ca_cert, "ca.crt"), (cluster.client_cert, "client.crt"), (cluster.client_key, "client.key")):
+        (files / name).write_bytes(pathlib.Path(source).read_bytes())
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    # the test's own certificate, signed by nobody the API server trusts
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(foreign / "k"), "-out",
+                    str(foreign / "c"), "-days", "2", "-subj", "/O=system:masters/CN=intruder"], check=True,
+                   capture_output=True)
+    plugin = tmp_path / "credential-plugin.py"
+    plugin.write_text("import json\nprint(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', "
+                      "'kind': 'ExecCredential', 'status': {'token': %r}}))\n" % cluster.admin_token)
+    kubeconfigs = {
+        "cert-data": ({"certificate-authority-data": ca_data},
+                      {"client-certificate-data": b64_of(cluster.client_cert), "client-key-data": b64_of(cluster.client_key)}),
+        "cert-files": ({"certificate-authority": "ca.crt"}, {"client-certificate": "client.crt", "client-key": "client.key"}),
+        "exec-plugin": ({"certificate-authority-data": ca_data},
+                        {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                                  "args": [str(plugin)], "interactiveMode": "Never"}}),
+        "foreign-cert": ({"certificate-authority-data": ca_data},
+                         {"client-certificate-data": b64_of(foreign / "c"), "client-key-data": b64_of(foreign / "k")}),
+    }
+    args = {"name": "web", "namespace": namespace, "containers": {"app": NEW}}
+    tasks = []
+    for name, (cluster_entry, user_entry) in kubeconfigs.items():
+        path = files / (name + ".kubeconfig")
+        path.write_text(kubeconfig_for(cluster.server, cluster_entry, user_entry))
+        tasks.append(guarded(name, INFO_MODULE, dict(args, kubeconfig=str(path))))
+    by_parameters = dict(args, host=cluster.server, ca_cert=cluster.ca_cert, client_cert=cluster.client_cert,
+                         client_key=cluster.client_key)
+    tasks.append(guarded("cert-parameters", INFO_MODULE, by_parameters))
+    before = settled_resource_versions(k8s, namespace)
+    res = run_playbook(tasks, env={"K8S_AUTH_KUBECONFIG": None}, timeout=300)
+    pods = sorted(p.metadata.name for p in live_pods(k8s, namespace, SEL))
+    for name in ("cert-data", "cert-files", "exec-plugin", "cert-parameters"):
+        result = res.last(name)
+        assert not result.get("failed"), (name, result.get("msg"))
+        assert sorted(result["needs_upgrade"]) == pods, (name, result)
+    msg = clean_failure(res, "foreign-cert")
+    assert "401" in msg or "Unauthorized" in msg, msg
     assert settled_resource_versions(k8s, namespace) == before
 
 

@@ -4,22 +4,28 @@
 """Connection and auth, the one place that talks HTTP to the API server.
 
 Auth options are those kubernetes.core users know (and the same ``K8S_AUTH_*`` variables, wired
-in the shared argument spec). The kubernetes client loads kubeconfig and in-cluster config;
-requests go through one small JSON transport so that every write honours check mode
+in the shared argument spec). A plain kubeconfig (a server, its CA, a token, a client certificate or
+a user and password) is read by kubeconfig.py; any other (exec plugins, auth providers, proxies) and
+the in-cluster configuration are loaded by the kubernetes client. Requests go through one small JSON
+transport so that every write honours check mode
 (server-side dry run), transient failures are retried with backoff within a deadline, errors
 become one readable message, and requests are counted.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
+import shutil
+import ssl
+import tempfile
 import threading
 import time
 from urllib.parse import urlencode
 
-from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.deps import kubernetes_client
+from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.kubeconfig import Settings, plain_settings, read_kubeconfig
 from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors import (
     ApiError,
     InplaceError,
@@ -28,9 +34,9 @@ from ansible_collections.inplace.kubernetes.plugins.module_utils._inplace.errors
 )
 
 try:
-    kubernetes, urllib3 = kubernetes_client()
+    import urllib3
 except ImportError:  # check_dependencies() tells the user
-    kubernetes = urllib3 = None
+    urllib3 = None  # type: ignore[assignment]
 
 TRANSIENT_STATUS = (429, 500, 502, 503, 504)
 JSON_PATCH = "application/json-patch+json"
@@ -40,39 +46,166 @@ RETRY_SECONDS = 60.0  # how long transient API failures are retried (a request's
 MAX_CONNECTIONS = 32  # per host; the rollout patches up to 16 pods at once and Events post alongside
 
 
-def _load_configuration(params):
-    """Build a kubernetes ``Configuration`` from the module's auth parameters."""
-    configuration = kubernetes.client.Configuration()
+class Connection(object):
+    """Where and how to talk to the API server: ``host``, the urllib3 ``pool``, ``auth()`` (the headers that
+    authenticate a request, asked for each one: an exec plugin's token may be refreshed) and ``verify``."""
+
+    def __init__(self, host, pool, auth, verify):
+        self.host = host
+        self.pool = pool
+        self.auth = auth
+        self.verify = verify
+
+
+def _sources(params):
+    """``(kubeconfig, in_cluster)``: the kubeconfig to load (a dict, a path, or ``None``: the parameters alone) and
+    whether to load the in-cluster configuration instead, as kubernetes.core decides."""
     kubeconfig = params.get("kubeconfig")
-    context = params.get("context")
     host = params.get("host")
     explicit = host and (params.get("api_key") or params.get("username") or params.get("client_cert"))
     in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists("/var/run/secrets/kubernetes.io/serviceaccount/token")
     default_kubeconfig = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+    if isinstance(kubeconfig, dict):
+        return kubeconfig, False
+    if kubeconfig:
+        path = os.path.expanduser(kubeconfig)
+        _check_kubeconfig_file(path)
+        return path, False
+    if explicit:
+        return None, False
+    if params.get("context") or (os.path.exists(default_kubeconfig) and not in_cluster):
+        _check_kubeconfig_file(default_kubeconfig)
+        return default_kubeconfig, False
+    if in_cluster:
+        return None, True
+    if not host:
+        raise InplaceError(
+            "no Kubernetes credentials: give kubeconfig (or K8S_AUTH_KUBECONFIG), or host with api_key, or run inside a pod with a service account"
+        )
+    return None, False
+
+
+def connect_to(params):
+    """The :class:`Connection` for the module's auth parameters.
+
+    A plain kubeconfig (kubeconfig.py) or the parameters alone are read here; an exec plugin, an auth provider,
+    a proxy, the in-cluster configuration and the like are loaded by the ``kubernetes`` package.
+    """
+    kubeconfig, in_cluster = _sources(params)
+    settings = None
+    try:
+        if not in_cluster and not params.get("proxy"):
+            if isinstance(kubeconfig, dict):
+                settings = plain_settings(kubeconfig, params.get("context"), source="the kubeconfig given as a dict")
+            elif kubeconfig:
+                base_dir = os.path.dirname(os.path.abspath(kubeconfig))
+                settings = plain_settings(read_kubeconfig(kubeconfig), params.get("context"), base_dir=base_dir, source="kubeconfig %s" % kubeconfig)
+            else:
+                settings = Settings()
+    except InplaceError:
+        raise
+    except Exception as exc:  # a kubeconfig shaped in a way no check above expected
+        raise InplaceError("cannot load the Kubernetes configuration: %s" % _one_line(exc)) from exc
+    if settings is None:
+        return _kubernetes_connection(params, kubeconfig, in_cluster)
+    return _plain_connection(_overridden(settings, params))
+
+
+def _overridden(settings, params):
+    """The module's parameters over the kubeconfig's settings."""
+    if params.get("host"):
+        settings.host = params["host"]
+    if params.get("api_key"):
+        settings.token = params["api_key"]
+    if params.get("username"):
+        settings.username = params["username"]
+        settings.password = params.get("password") or ""
+    for option, attribute in (("ca_cert", "ca_file"), ("client_cert", "cert_file"), ("client_key", "key_file")):
+        if params.get(option):
+            setattr(settings, attribute, _existing(option, params[option]))
+            setattr(settings, attribute.replace("_file", "_data"), None)
+    if params.get("validate_certs") is not None:
+        settings.verify = params["validate_certs"]
+    if not settings.host:
+        raise InplaceError("no API server address: the kubeconfig names none and host is not set")
+    return settings
+
+
+def _existing(option, path):
+    path = os.path.expanduser(path)
+    if not os.path.isfile(path):
+        raise InplaceError("%s %s does not exist" % (option, path))
+    return path
+
+
+def _plain_connection(settings):
+    """A urllib3 pool verifying the server as ``settings`` say, with the client certificate loaded once (from PEM
+    data through a private temporary file, removed at once)."""
+    cert_reqs = ssl.CERT_REQUIRED if settings.verify else ssl.CERT_NONE
+    args = {"cert_reqs": cert_reqs, "maxsize": MAX_CONNECTIONS}
+    if settings.verify:
+        if settings.ca_file:
+            args["ca_certs"] = settings.ca_file
+        if settings.ca_data:
+            args["ca_cert_data"] = settings.ca_data.decode("utf-8", "replace")
+    else:
+        urllib3.disable_warnings()
+    if settings.cert_data or settings.key_data:
+        args["ssl_context"] = _client_context(settings, cert_reqs)
+    elif settings.cert_file:
+        args["cert_file"] = settings.cert_file
+        args["key_file"] = settings.key_file
+    headers = {}
+    if settings.token:
+        headers["authorization"] = "Bearer " + settings.token
+    elif settings.username:
+        headers["authorization"] = "Basic " + base64.b64encode(("%s:%s" % (settings.username, settings.password or "")).encode("utf-8")).decode("ascii")
+    return Connection(settings.host.rstrip("/"), urllib3.PoolManager(**args), lambda: headers, settings.verify)
+
+
+def _client_context(settings, cert_reqs):
+    from urllib3.util.ssl_ import create_urllib3_context  # pylint: disable=import-outside-toplevel
+
+    context = create_urllib3_context(cert_reqs=cert_reqs)
+    directory = tempfile.mkdtemp(prefix="inplace-tls-")
+    try:
+        files = []
+        for data, path in ((settings.cert_data, settings.cert_file), (settings.key_data, settings.key_file)):
+            if data is not None:
+                path = os.path.join(directory, "%d.pem" % len(files))
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+            files.append(path)
+        try:
+            context.load_cert_chain(files[0], files[1])
+        except (ssl.SSLError, OSError, TypeError) as exc:
+            raise InplaceError("cannot load the client certificate and key of the kubeconfig: %s" % _one_line(exc)) from exc
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return context
+
+
+def _kubernetes_connection(params, kubeconfig, in_cluster):
+    """The configuration loaded by the ``kubernetes`` package, its connection pool (TLS, client certificates,
+    proxy - HTTP or SOCKS - and ``no_proxy``: names, ``host:port``, CIDRs) and its auth settings."""
+    try:
+        import kubernetes  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        raise InplaceError("the kubernetes Python package is needed for this configuration and cannot be imported: %s" % _one_line(exc)) from exc
+    configuration = kubernetes.client.Configuration()
+    context = params.get("context")
     try:
         if isinstance(kubeconfig, dict):
             kubernetes.config.load_kube_config_from_dict(config_dict=kubeconfig, context=context, client_configuration=configuration, persist_config=False)
         elif kubeconfig:
-            path = os.path.expanduser(kubeconfig)
-            _check_kubeconfig_file(path)
-            kubernetes.config.load_kube_config(config_file=path, context=context, client_configuration=configuration, persist_config=False)
-        elif explicit:
-            pass
-        elif context or (os.path.exists(default_kubeconfig) and not in_cluster):
-            _check_kubeconfig_file(default_kubeconfig)
-            kubernetes.config.load_kube_config(config_file=default_kubeconfig, context=context, client_configuration=configuration, persist_config=False)
+            kubernetes.config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False)
         elif in_cluster:
             kubernetes.config.load_incluster_config(client_configuration=configuration)
-        elif not host:
-            raise InplaceError(
-                "no Kubernetes credentials: give kubeconfig (or K8S_AUTH_KUBECONFIG), or host with api_key, or run inside a pod with a service account"
-            )
-    except InplaceError:
-        raise
     except Exception as exc:  # ConfigException, YAML errors, bad base64 ... all mean a bad kubeconfig
         raise InplaceError("cannot load the Kubernetes configuration: %s" % _one_line(exc)) from exc
-    if host:
-        configuration.host = host
+    if params.get("host"):
+        configuration.host = params["host"]
     if params.get("api_key"):
         configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
         configuration.api_key_prefix = {}
@@ -81,10 +214,7 @@ def _load_configuration(params):
         configuration.password = params.get("password") or ""
     for option, attribute in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"), ("client_key", "key_file")):
         if params.get(option):
-            path = os.path.expanduser(params[option])
-            if not os.path.isfile(path):
-                raise InplaceError("%s %s does not exist" % (option, path))
-            setattr(configuration, attribute, path)
+            setattr(configuration, attribute, _existing(option, params[option]))
     if params.get("validate_certs") is not None:
         configuration.verify_ssl = params["validate_certs"]
     if params.get("proxy"):
@@ -93,7 +223,25 @@ def _load_configuration(params):
         configuration.no_proxy = params["no_proxy"]
     if not getattr(configuration, "host", None):
         raise InplaceError("no API server address: the kubeconfig names none and host is not set")
-    return configuration
+    configuration.connection_pool_maxsize = MAX_CONNECTIONS
+    if not configuration.verify_ssl:
+        urllib3.disable_warnings()
+
+    def auth():
+        try:
+            settings = configuration.auth_settings()
+        except Exception as exc:  # an exec credential plugin that fails to refresh the token
+            raise InplaceError("cannot get the credentials for %s: %s" % (configuration.host, _one_line(exc))) from exc
+        headers = {}
+        for setting in settings.values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        if "authorization" not in headers and getattr(configuration, "username", None):
+            headers["authorization"] = configuration.get_basic_auth_token()
+        return headers
+
+    pool = kubernetes.client.rest.RESTClientObject(configuration).pool_manager
+    return Connection(configuration.host.rstrip("/"), pool, auth, configuration.verify_ssl is not False)
 
 
 def _check_kubeconfig_file(path):
@@ -124,36 +272,18 @@ class Kube(object):
         self._lock = threading.Lock()
         self._contacted = False
         self._warn = warn or (lambda msg: None)
-        configuration = _load_configuration(params)
-        self.configuration = configuration
-        self.host = configuration.host.rstrip("/")
+        connection = connect_to(params)
+        self.host = connection.host
+        self._pool = connection.pool
+        self._auth = connection.auth
         self._impersonate_user = params.get("impersonate_user")
         self._impersonate_groups = params.get("impersonate_groups") or []
-        if configuration.verify_ssl is False:
+        if not connection.verify:
             self._warn("TLS certificate verification of %s is off (validate_certs: false)" % self.host)
-        self._pool = self._make_pool(configuration)
-
-    @staticmethod
-    def _make_pool(configuration):
-        """The ``kubernetes`` package's connection pool: TLS, client certificates, proxy (HTTP or SOCKS),
-        ``no_proxy`` (names, ``host:port``, CIDRs), all from the ``Configuration``."""
-        configuration.connection_pool_maxsize = MAX_CONNECTIONS
-        if not configuration.verify_ssl:
-            urllib3.disable_warnings()
-        return kubernetes.client.rest.RESTClientObject(configuration).pool_manager
 
     def _headers(self, content_type=None):
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        configuration = self.configuration
-        try:
-            settings = configuration.auth_settings()
-        except Exception as exc:  # an exec credential plugin that fails to refresh the token
-            raise InplaceError("cannot get the credentials for %s: %s" % (self.host, _one_line(exc))) from exc
-        for setting in settings.values():
-            if setting.get("in") == "header" and setting.get("value"):
-                headers[setting["key"]] = setting["value"]
-        if "authorization" not in headers and getattr(configuration, "username", None):
-            headers["authorization"] = configuration.get_basic_auth_token()
+        headers.update(self._auth())
         if self._impersonate_user:
             headers["Impersonate-User"] = self._impersonate_user
         if self._impersonate_groups:

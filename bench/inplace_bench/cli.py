@@ -55,7 +55,7 @@ from inplace_bench import DEFAULT_OUTPUT, log, results
 from inplace_bench.discovery import check_fixed, run_discovery
 from inplace_bench.report import render
 from inplace_bench.scale import run_daemonsets, run_scale
-from inplace_bench.scenarios import run_baseline, run_scenario, run_sweep
+from inplace_bench.scenarios import REPEAT_MAX_N, run_baseline, run_repeats, run_scenario, run_sweep
 from inplace_bench.session import Session
 from inplace_bench.workload import SCENARIOS
 
@@ -116,6 +116,9 @@ def parse_args(argv):
     p.add_argument("--sweep-runs", type=int, default=3,
                    help="runs of the rolling update and the role at each sweep delay (default 3; the "
                         "targets use the median)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="runs in all of the module, the bare client and the role at each N <= %d of --sizes, "
+                        "interleaved after the main table's (default 3; smoke 1); the targets use the median" % REPEAT_MAX_N)
     p.add_argument("--timeout", type=int, default=600, help="per scenario, seconds")
     p.add_argument("--output", help="Markdown file to write (default bench/results/latest.md; "
                                     "smoke and --render: none)")
@@ -125,6 +128,7 @@ def parse_args(argv):
                    help="run nothing: print (and --output) the report of the run FILE.json holds")
     a = p.parse_args(argv)
     a.nodes = a.nodes or (3 if a.smoke else 10)
+    a.repeats = a.repeats if a.repeats is not None else (1 if a.smoke else 3)
     a.sizes = _sizes(a.sizes or ("5" if a.smoke else FULL_SIZES))
     a.scale = _numbers(a.scale or ("20" if a.smoke else "1000"))
     a.discovery = _numbers(a.discovery or ("5,20" if a.smoke else "10,1000"))
@@ -153,6 +157,7 @@ def measure(a):
             for s in SCENARIOS:
                 if s in a.scenarios and (only is None or s in only):
                     run_scenario(session, s, n)
+        run_repeats(session, a.repeats)
         if a.sandbox_sweep and "rolling" in a.scenarios and "role" in a.scenarios:
             run_sweep(session, a.sandbox_sweep, a.sweep_size, a.sweep_runs)
         run_scale(session, a.scale, a.discovery)

@@ -7,9 +7,18 @@ from __future__ import annotations
 import time
 
 from inplace_bench.results import table
-from inplace_bench.targets import baseline_seconds, evaluate, sweep_pairs
+from inplace_bench.targets import baseline_seconds, evaluate, runs_of, sweep_pairs
 from inplace_bench.text import fmt, mib
 from inplace_bench.workload import TITLES
+
+
+def repeat_lines(doc):
+    """``"N=100 module: 3.1, 2.9, 3.0 s"`` for each scenario and N that was repeated (wall seconds, in order)."""
+    seen = []
+    for r in table(doc, "repeat"):
+        if (r["scenario"], r["n"]) not in seen:
+            seen.append((r["scenario"], r["n"]))
+    return ["N=%d %s: %s s" % (n, scenario, ", ".join("%.1f" % r["wall"] for r in runs_of(doc, scenario, n))) for scenario, n in seen]
 
 
 def render(doc):
@@ -159,6 +168,11 @@ def render(doc):
                 r["n"], r["wall"], fmt(r.get("module_seconds"), 2), r["requests"], r["requests"] / r["n"],
                 r["rescheduled"], r["ip_changed"], "yes" if r["template_new"] else "no",
                 mib(r["module_rss"]), r["module_cpu"], "; ".join(r["problems"]) or "none"))
+    repeats = table(doc, "repeat")
+    if repeats:
+        w("")
+        w("Repeated runs (`--repeats %s`, interleaved after the main table; the targets use the medians): %s." % (
+            doc["run"].get("repeats"), "; ".join(repeat_lines(doc))))
     base = table(doc, "baseline")
     if base:
         w("")

@@ -7,7 +7,7 @@
               "readiness_delay", "readiness_period", "kubelet_lag", "restart_seconds", "sandbox",
               "pull_delay", "sweep_size", "sweep", "sweep_runs", "scale", "daemonset_nodes", "old_image", "new_image",
               "load_start", "load_end", "other_apiservers", "machine": {...}, "versions": {...}},
-     "rows": [{"table": "upgrade" | "sweep" | "discovery" | "baseline" | "daemonset", ...}, ...],
+     "rows": [{"table": "upgrade" | "sweep" | "discovery" | "baseline" | "daemonset" | "repeat", ...}, ...],
      "notes": [...], "failures": [...]}
 
 One file per run: bench/results/run-<UTC time>[-smoke].json unless --json names another
@@ -26,7 +26,7 @@ from inplace_bench.provenance import machine_info
 from inplace_bench.workload import NEW_IMAGE, OLD_IMAGE
 
 FORMAT = 2
-TABLES = ("upgrade", "sweep", "discovery", "baseline", "daemonset")
+TABLES = ("upgrade", "sweep", "discovery", "baseline", "daemonset", "repeat")
 
 
 def default_path(started, smoke):
@@ -44,7 +44,7 @@ def document(session, started, finished):
         "readiness_period": READINESS_PERIOD_SECONDS, "kubelet_lag": KUBELET_LAG_SECONDS,
         "restart_seconds": restart_seconds(a.container_start, a.readiness_delay), "sandbox": a.sandbox,
         "pull_delay": a.pull_delay, "sweep_size": a.sweep_size, "sweep": a.sandbox_sweep,
-        "sweep_runs": a.sweep_runs,
+        "sweep_runs": a.sweep_runs, "repeats": a.repeats,
         "scale": a.scale, "daemonset_nodes": a.daemonset_nodes,
         "old_image": OLD_IMAGE, "new_image": NEW_IMAGE,
         "load_start": session.load_start, "load_end": os.getloadavg()[0],
@@ -52,7 +52,7 @@ def document(session, started, finished):
         "versions": session.versions,
     }
     rows = [dict(row, table=table) for table, group in zip(
-        TABLES, (session.rows, session.sweep, session.discovery, session.baseline, session.daemonset),
+        TABLES, (session.rows, session.sweep, session.discovery, session.baseline, session.daemonset, session.repeats),
         strict=True) for row in group]
     return {"format": FORMAT, "run": run, "rows": rows, "notes": session.notes,
             "failures": session.failures}

@@ -100,6 +100,22 @@ def run_baseline(session, runs=BASELINE_RUNS):
                                  "problems": problems})
 
 
+# The scenarios run again (--repeats) for the targets' medians: cheap ones, whose ratios the run's noise sways.
+REPEATED = ("module", "bare", "role")
+REPEAT_MAX_N = 300
+
+
+def run_repeats(session, repeats):
+    """The module, the bare client and the role again at each N <= REPEAT_MAX_N of --sizes, until each has run
+    ``repeats`` times in all, interleaved (one round of every pair after another), into ``session.repeats``."""
+    a = session.args
+    for _round in range(1, repeats):
+        for n, only in a.sizes:
+            for scenario in REPEATED:
+                if n <= REPEAT_MAX_N and scenario in a.scenarios and (only is None or scenario in only):
+                    run_scenario(session, scenario, n, into=session.repeats)
+
+
 def run_sweep(session, delays, n, runs=1):
     """Rolling update and role at one N, `runs` times for each sandbox delay: how dear must a new pod
     be before the in-place role, at the same unavailability budget, beats the rolling update? At the

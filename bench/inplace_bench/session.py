@@ -20,6 +20,7 @@ class Session:
         self.tmp = tmp
         self.rows = []  # the main table: every scenario at every N
         self.sweep = []  # rows of the sandbox sweep (rolling and role at one N, per sandbox delay)
+        self.repeats = []  # further runs of the main table's module, bare client and role (--repeats)
         self.discovery = []  # k8s_inplace_upgrade_info alone, on Deployments and DaemonSets
         self.baseline = []  # a one-task playbook, started as the role's playbook is (role fixed cost)
         self.daemonset = []  # the module on a DaemonSet of one pod per node (scale)

@@ -363,7 +363,8 @@ class ReadinessWatcher(object):
     ``max_unready`` is the maximum, over every event seen, of the number of live pods whose Ready
     condition is not True, ``max_unready_pods`` those pods at that moment; ``went_unready`` the names
     of the pods seen unready at least once; ``waiting_reasons`` every ``(pod, reason)`` of a waiting
-    container seen. ``describe()`` says, for the pods of that moment, why each
+    container seen; ``ready_since`` when each pod was first seen Ready with each set of container IDs, and
+    ``ended`` when ``stop()`` was called (for :meth:`was_ready_with`). ``describe()`` says, for the pods of that moment, why each
     was unready (node, Ready condition reason, container states), for failure messages. A broken watch
     (410, network) is re-listed. Use as a context manager or with ``start()`` / ``stop()``.
     """
@@ -380,6 +381,8 @@ class ReadinessWatcher(object):
         self.events = 0
         self.errors = []
         self.waiting_reasons = set()
+        self.ready_since = {}
+        self.ended = None
         self._version = None
         self._stop = threading.Event()
         self._thread = None
@@ -393,6 +396,9 @@ class ReadinessWatcher(object):
                 self.why.pop(name, None)
             else:
                 self.ready[name] = pod_is_ready(pod)
+                if self.ready[name]:
+                    ids = tuple(sorted((pod_snapshot(pod)[name]["containerIDs"] or {}).items()))
+                    self.ready_since.setdefault((name, ids), time.monotonic())
                 for cs in (pod.status.container_statuses or []) if pod.status else []:
                     if cs.state and cs.state.waiting and cs.state.waiting.reason:
                         self.waiting_reasons.add((name, cs.state.waiting.reason))
@@ -450,7 +456,15 @@ class ReadinessWatcher(object):
             return "%d unready at once:\n%s" % (self.max_unready, "\n".join(
                 "  %s: %s" % item for item in sorted(self.max_unready_why.items())))
 
+    def was_ready_with(self, name, container_ids, by=None):
+        """Whether pod ``name`` was seen Ready with exactly ``container_ids`` ({container: ID}) before ``by``
+        (a ``time.monotonic()``; default: when ``stop()`` was called)."""
+        since = self.ready_since.get((name, tuple(sorted((container_ids or {}).items()))))
+        by = self.ended if by is None else by
+        return since is not None and (by is None or since <= by)
+
     def stop(self):
+        self.ended = time.monotonic()
         # Let the last status writes arrive before stopping.
         time.sleep(0.5)
         self._stop.set()

@@ -10,7 +10,7 @@ import os
 import socket
 import time
 
-from helpers import (container, create_deployment, live_pods, patch_container_image, pod_is_ready, pod_snapshot, resource_versions,
+from helpers import (ReadinessWatcher, container, create_deployment, live_pods, patch_container_image, pod_is_ready, pod_snapshot, resource_versions,
                      snapshot, wait_for)
 from playbook import run_playbook
 
@@ -52,6 +52,14 @@ def run_module(cluster, args, *, module=MODULE, name="upgrade", kubeconfig=None,
     results = res.task_results(name)
     assert len(results) == 1, "expected exactly one result for task %r\n%s" % (name, res.describe())
     return res, results[0]
+
+
+def run_witnessed(k8s, cluster, namespace, selector, args, **kwargs):
+    """:func:`run_module` with a ReadinessWatcher of ``selector`` running during it (the witness of
+    :func:`after_run`); returns ``(PlaybookResult, result, witness)``."""
+    with ReadinessWatcher(k8s.core, namespace, selector) as witness:
+        res, result = run_module(cluster, args, **kwargs)
+    return res, result, witness
 
 
 def assert_clean_failure(res, result, *fragments):
@@ -130,7 +138,8 @@ def went_unready_after_start(pod):
 
     A blip (Ready on that container, then not) always looks like this. Not only a blip does: when the kubelet
     kills and starts the container in one SyncPod, the first not-Ready write can also come at or after the
-    start (seconds resolution), so a premature "done" can pass for a blip and be waited for."""
+    start (seconds resolution), so a premature "done" can look like a blip: :func:`after_run` asks its
+    witness too."""
     ready = next((c for c in pod.status.conditions or [] if c.type == "Ready"), None)
     starts = [cs.state.running.started_at for cs in pod.status.container_statuses or []
               if cs.state and cs.state.running and cs.state.running.started_at]
@@ -138,21 +147,26 @@ def went_unready_after_start(pod):
                 and ready.last_transition_time >= max(starts))
 
 
-def after_run(k8s, namespace, selector):
+def after_run(k8s, namespace, selector, witness):
     """The pods' snapshot right after a module run that saw every one of them Ready on its target.
+
+    ``witness`` is a ReadinessWatcher of ``selector`` that ran during the module run and was stopped when it
+    returned: the independent evidence that a pod waited for here had been Ready with its current containers
+    before the run said done (a premature "done" has no such evidence, and its pod is returned as read).
 
     The real kubelet can write a pod not Ready a moment after it wrote it Ready, with no container
     changed: a pod sync computes the status (``generateAPIPodStatus``: the new container has no readiness
     result yet) before the prober's first success lands (``SetContainerReadiness`` writes it Ready) and
     stores it after (``SetPodStatus`` replaces the whole status), until the sync that the readiness update
     queued (``handleProbeSync``) writes it again. Only such a pod, whose Ready condition turned False after
-    its newest container started, is waited for (``READY_BLIP_SECONDS``), and only while no container of
+    its newest container started and which the witness saw Ready with those containers, is waited for (``READY_BLIP_SECONDS``), and only while no container of
     any pod changes (ID, restart count); any other pod that is not Ready is returned as read, for the
     test's assertions to fail on.
     """
     pods = live_pods(k8s, namespace, selector)
     first = pod_snapshot(pods)
-    blips = [p.metadata.name for p in pods if not pod_is_ready(p) and went_unready_after_start(p)]
+    blips = [p.metadata.name for p in pods if not pod_is_ready(p) and went_unready_after_start(p)
+             and witness.was_ready_with(p.metadata.name, first[p.metadata.name]["containerIDs"])]
     if not blips or any(not pod_is_ready(p) and p.metadata.name not in blips for p in pods):
         return first
 

@@ -14,7 +14,7 @@ import pytest
 from helpers import (ReadinessWatcher, container, create_daemonset, create_deployment, live_pods, resource_versions,
                      snapshot, value_when, wait_for, wait_pods_ready)
 from module_helpers import (CRASHING, NEVER_READY, NEW, OLD, PULL_REASONS, SIDECAR, UNPULLABLE, after_run, assert_clean_failure,
-                            assert_restarted_on, assert_untouched, deployment, events_for, normalised, run_module,
+                            assert_restarted_on, assert_untouched, deployment, events_for, normalised, run_module, run_witnessed,
                             spec_images, wait_deployment_settled)
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
@@ -57,7 +57,7 @@ def test_rollout_of_12_pods_in_batches_of_3_in_one_task(k8s, cluster, namespace)
     assert watcher.max_unready <= 3, "batches %s; %s" % (result["planned_batches"], watcher.describe())
     assert watcher.went_unready == set(before), sorted(set(before) - watcher.went_unready)
 
-    after = after_run(k8s, namespace, SEL)
+    after = after_run(k8s, namespace, SEL, watcher)
     assert sorted(after) == sorted(before), "pods were replaced"
     for name in before:
         assert_restarted_on(before[name], after[name], "app", NEW)
@@ -248,11 +248,11 @@ def test_statefulset_upgrade_keeps_pods_and_is_durable(k8s, cluster, namespace):
         before = snapshot(k8s, namespace, sel)
         assert sorted(before) == ["db-0", "db-1", "db-2"]
 
-        res, result = run_module(cluster, {"kind": "StatefulSet", "name": "db", "namespace": namespace,
-                                           "containers": {"db": NEW}, "batch_size": 1, "wait_timeout": 60})
+        res, result, witness = run_witnessed(k8s, cluster, namespace, sel, {"kind": "StatefulSet", "name": "db", "namespace": namespace,
+                                             "containers": {"db": NEW}, "batch_size": 1, "wait_timeout": 60})
         assert res.ok, res.describe()
         assert result["template_synced"] is True
-        after = after_run(k8s, namespace, sel)
+        after = after_run(k8s, namespace, sel, witness)
         for name in before:
             assert_restarted_on(before[name], after[name], "db", NEW)
             assert_untouched(before[name], after[name], ["sidecar"])
@@ -304,11 +304,11 @@ def test_daemonset_upgrade_keeps_pods_and_is_durable(k8s, cluster, namespace):
     before = snapshot(k8s, namespace, sel)
     assert len(set(s["node"] for s in before.values())) == nodes
 
-    res, result = run_module(cluster, {"kind": "DaemonSet", "name": "agent", "namespace": namespace,
-                                       "containers": {"agent": NEW}, "wait_timeout": 60})
+    res, result, witness = run_witnessed(k8s, cluster, namespace, sel, {"kind": "DaemonSet", "name": "agent", "namespace": namespace,
+                                         "containers": {"agent": NEW}, "wait_timeout": 60})
     assert res.ok, res.describe()
     assert result["template_synced"] is True
-    after = after_run(k8s, namespace, sel)
+    after = after_run(k8s, namespace, sel, witness)
     for name in before:
         assert_restarted_on(before[name], after[name], "agent", NEW)
         assert_untouched(before[name], after[name], ["sidecar"])
@@ -357,12 +357,12 @@ def test_rollback_true_restores_the_recorded_images_in_place(k8s, cluster, names
     assert record["previous"] == {"app": OLD} and record["target"] == {"app": NEW}, record
     upgraded = snapshot(k8s, namespace, SEL)
 
-    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "rollback": True, "wait_timeout": 60},
-                             name="rollback")
+    res, result, witness = run_witnessed(k8s, cluster, namespace, SEL, {"name": "web", "namespace": namespace, "rollback": True, "wait_timeout": 60},
+                                         name="rollback")
     assert res.ok, res.describe()
     assert result["changed"] is True
     assert sorted(result["patched"]) == sorted(before)
-    after = after_run(k8s, namespace, SEL)
+    after = after_run(k8s, namespace, SEL, witness)
     assert sorted(after) == sorted(before), "pods were replaced"
     for name in before:
         assert_restarted_on(upgraded[name], after[name], "app", OLD)

@@ -15,7 +15,7 @@ from kubernetes.client.rest import ApiException
 from helpers import (container, container_status, create_deployment, create_pod, init_container, live_pods,
                      pod_is_ready, resource_versions, snapshot, wait_for, wait_pods_ready)
 from module_helpers import (INFO_MODULE, NEW, OLD, PULL_REASONS, SIDECAR, THIRD, UNPULLABLE, after_run, assert_clean_failure,
-                            assert_restarted_on, assert_untouched, closed_port, normalised, run_module,
+                            assert_restarted_on, assert_untouched, closed_port, normalised, run_module, run_witnessed,
                             set_image_by_hand, settled_resource_versions, spec_images, wait_deployment_settled)
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
@@ -42,13 +42,13 @@ def test_multi_container_only_named_container_restarts(k8s, cluster, namespace):
     before = snapshot(k8s, namespace, SEL)
     rs_before = [r.metadata.uid for r in replicasets(k8s, namespace)]
 
-    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
-                                       "wait_timeout": 60}, diff=True)
+    res, result, witness = run_witnessed(k8s, cluster, namespace, SEL, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                         "wait_timeout": 60}, diff=True)
     assert res.ok, res.describe()
     assert result["changed"] is True
     assert sorted(result["patched"]) == sorted(before)
 
-    after = after_run(k8s, namespace, SEL)
+    after = after_run(k8s, namespace, SEL, witness)
     assert sorted(after) == sorted(before), "pods were replaced"
     for name in before:
         assert_restarted_on(before[name], after[name], "app", NEW)
@@ -141,10 +141,10 @@ def test_check_mode_changes_nothing_and_reports_exactly_the_pods_that_would_chan
 def test_image_shorthand_on_single_container_pods(k8s, cluster, namespace):
     create_deployment(k8s, namespace, "web", replicas=2, containers=[container("app", OLD)])
     before = snapshot(k8s, namespace, SEL)
-    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "image": NEW, "wait_timeout": 60})
+    res, result, witness = run_witnessed(k8s, cluster, namespace, SEL, {"name": "web", "namespace": namespace, "image": NEW, "wait_timeout": 60})
     assert res.ok, res.describe()
     assert result["changed"] is True and result["targets"] == {"app": NEW}
-    after = after_run(k8s, namespace, SEL)
+    after = after_run(k8s, namespace, SEL, witness)
     for name in before:
         assert_restarted_on(before[name], after[name], "app", NEW)
 
@@ -466,10 +466,10 @@ def test_pod_changed_by_someone_else_before_the_run_is_handled_from_its_live_ima
     set_image_by_hand(k8s, namespace, odd, THIRD, SEL)
     before = snapshot(k8s, namespace, SEL)
 
-    res, result = run_module(cluster, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
-                                       "wait_timeout": 60}, diff=True)
+    res, result, witness = run_witnessed(k8s, cluster, namespace, SEL, {"name": "web", "namespace": namespace, "containers": {"app": NEW},
+                                         "wait_timeout": 60}, diff=True)
     assert res.ok, res.describe()
-    after = after_run(k8s, namespace, SEL)
+    after = after_run(k8s, namespace, SEL, witness)
     for name in before:
         assert_restarted_on(before[name], after[name], "app", NEW)
         assert_untouched(before[name], after[name], ["sidecar"])
@@ -496,21 +496,21 @@ def test_label_selectors_mode_patches_only_matching_pods(k8s, cluster, namespace
     create_pod(k8s, namespace, "other", containers=[container("app", OLD)], labels={"tier": "db", "pool": "a"})
     before = snapshot(k8s, namespace, "")
 
-    res, result = run_module(cluster, {"namespace": namespace, "label_selectors": ["tier=web"],
-                                       "containers": {"app": NEW}, "wait_timeout": 60})
+    res, result, witness = run_witnessed(k8s, cluster, namespace, "", {"namespace": namespace, "label_selectors": ["tier=web"],
+                                         "containers": {"app": NEW}, "wait_timeout": 60})
     assert res.ok, res.describe()
     assert sorted(result["patched"]) == ["one", "two"]
     assert result["owner"].get("kind") is None
-    after = after_run(k8s, namespace, "")
+    after = after_run(k8s, namespace, "", witness)
     for name in ("one", "two"):
         assert_restarted_on(before[name], after[name], "app", NEW)
     assert_untouched(before["other"], after["other"])
 
-    res, result = run_module(cluster, {"namespace": namespace, "label_selectors": ["tier in (web,db)", "pool=a"],
-                                       "containers": {"app": THIRD}, "wait_timeout": 60})
+    res, result, witness = run_witnessed(k8s, cluster, namespace, "", {"namespace": namespace, "label_selectors": ["tier in (web,db)", "pool=a"],
+                                         "containers": {"app": THIRD}, "wait_timeout": 60})
     assert res.ok, res.describe()
     assert sorted(result["patched"]) == ["one", "other"]
-    final = after_run(k8s, namespace, "")
+    final = after_run(k8s, namespace, "", witness)
     assert_restarted_on(after["one"], final["one"], "app", THIRD)
     assert_restarted_on(after["other"], final["other"], "app", THIRD)
     assert_untouched(after["two"], final["two"])
@@ -523,10 +523,10 @@ def test_pods_and_max_pods_limit_the_patch_and_info_reports_the_plan(k8s, cluste
     base = {"name": "web", "namespace": namespace, "containers": {"app": NEW}, "wait_timeout": 60}
 
     s0 = snapshot(k8s, namespace, SEL)
-    res, result = run_module(cluster, dict(base, pods=[names[2]]))
+    res, result, witness = run_witnessed(k8s, cluster, namespace, SEL, dict(base, pods=[names[2]]))
     assert res.ok, res.describe()
     assert result["patched"] == [names[2]]
-    s1 = after_run(k8s, namespace, SEL)
+    s1 = after_run(k8s, namespace, SEL, witness)
     assert_restarted_on(s0[names[2]], s1[names[2]], "app", NEW)
     for name in set(names) - {names[2]}:
         assert_untouched(s0[name], s1[name])
@@ -550,10 +550,10 @@ def test_pods_and_max_pods_limit_the_patch_and_info_reports_the_plan(k8s, cluste
     assert info["template_images"] == {"app": OLD, "sidecar": SIDECAR}
     assert resource_versions(k8s, namespace) == versions, "the info module wrote to the cluster"
 
-    res, result = run_module(cluster, dict(base, max_pods=2))
+    res, result, witness = run_witnessed(k8s, cluster, namespace, SEL, dict(base, max_pods=2))
     assert res.ok, res.describe()
     assert len(result["patched"]) == 2 and names[2] not in result["patched"], result["patched"]
-    s2 = after_run(k8s, namespace, SEL)
+    s2 = after_run(k8s, namespace, SEL, witness)
     for name in names:
         if name in result["patched"]:
             assert_restarted_on(s1[name], s2[name], "app", NEW)

@@ -111,21 +111,34 @@ def connect_to(params):
     return _plain_connection(_overridden(settings, params))
 
 
-def _overridden(settings, params):
-    """The module's parameters over the kubeconfig's settings."""
+def _overrides(params):
+    """What the module's auth parameters set over a kubeconfig, as ``{Settings attribute: value}`` (a file given
+    as a parameter replaces the kubeconfig's file or data)."""
+    out = {}
     if params.get("host"):
-        settings.host = params["host"]
+        out["host"] = params["host"]
     if params.get("api_key"):
-        settings.token = params["api_key"]
+        out["token"] = params["api_key"]
     if params.get("username"):
-        settings.username = params["username"]
-        settings.password = params.get("password") or ""
+        out.update(username=params["username"], password=params.get("password") or "")
     for option, attribute in (("ca_cert", "ca_file"), ("client_cert", "cert_file"), ("client_key", "key_file")):
         if params.get(option):
-            setattr(settings, attribute, _existing(option, params[option]))
-            setattr(settings, attribute.replace("_file", "_data"), None)
+            out[attribute] = _existing(option, params[option])
+            out[attribute.replace("_file", "_data")] = None
     if params.get("validate_certs") is not None:
-        settings.verify = params["validate_certs"]
+        out["verify"] = params["validate_certs"]
+    return out
+
+
+# The kubernetes package's Configuration attribute of each Settings attribute (token: see _kubernetes_connection).
+CONFIGURATION_ATTRIBUTES = {"host": "host", "username": "username", "password": "password", "ca_file": "ssl_ca_cert",
+                            "cert_file": "cert_file", "key_file": "key_file", "verify": "verify_ssl"}
+
+
+def _overridden(settings, params):
+    """The module's parameters over the kubeconfig's settings."""
+    for attribute, value in _overrides(params).items():
+        setattr(settings, attribute, value)
     if not settings.host:
         raise InplaceError("no API server address: the kubeconfig names none and host is not set")
     return settings
@@ -204,19 +217,12 @@ def _kubernetes_connection(params, kubeconfig, in_cluster):
             kubernetes.config.load_incluster_config(client_configuration=configuration)
     except Exception as exc:  # ConfigException, YAML errors, bad base64 ... all mean a bad kubeconfig
         raise InplaceError("cannot load the Kubernetes configuration: %s" % _one_line(exc)) from exc
-    if params.get("host"):
-        configuration.host = params["host"]
-    if params.get("api_key"):
-        configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
-        configuration.api_key_prefix = {}
-    if params.get("username"):
-        configuration.username = params["username"]
-        configuration.password = params.get("password") or ""
-    for option, attribute in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"), ("client_key", "key_file")):
-        if params.get(option):
-            setattr(configuration, attribute, _existing(option, params[option]))
-    if params.get("validate_certs") is not None:
-        configuration.verify_ssl = params["validate_certs"]
+    for attribute, value in _overrides(params).items():
+        if attribute == "token":
+            configuration.api_key = {"authorization": "Bearer " + value}
+            configuration.api_key_prefix = {}
+        elif attribute in CONFIGURATION_ATTRIBUTES:
+            setattr(configuration, CONFIGURATION_ATTRIBUTES[attribute], value)
     if params.get("proxy"):
         configuration.proxy = params["proxy"]
     if params.get("no_proxy"):

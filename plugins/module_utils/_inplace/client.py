@@ -131,8 +131,15 @@ def _overrides(params):
 
 
 # The kubernetes package's Configuration attribute of each Settings attribute (token: see _kubernetes_connection).
-CONFIGURATION_ATTRIBUTES = {"host": "host", "username": "username", "password": "password", "ca_file": "ssl_ca_cert",
-                            "cert_file": "cert_file", "key_file": "key_file", "verify": "verify_ssl"}
+CONFIGURATION_ATTRIBUTES = {
+    "host": "host",
+    "username": "username",
+    "password": "password",
+    "ca_file": "ssl_ca_cert",
+    "cert_file": "cert_file",
+    "key_file": "key_file",
+    "verify": "verify_ssl",
+}
 
 
 def _overridden(settings, params):

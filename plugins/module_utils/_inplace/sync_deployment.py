@@ -130,13 +130,11 @@ class DeploymentRecipe(Recipe):
             )
 
     def sync_templates(self):
-        """The current ReplicaSet's template, then the Deployment's.
-
-        The ReplicaSets are the workload's, as its discovery read them: since then only the pause was written,
-        which creates none, and the template patch is guarded by the images it replaces."""
+        """The current ReplicaSet's template, then the Deployment's."""
         sync = self.sync
         deployment = sync.owner_now()
-        current = _replicaset_for(deployment, sync.workload.replicasets, sync.workload)
+        replicasets = self._owned_replicasets(deployment)
+        current = _replicaset_for(deployment, replicasets, sync.workload)
         if current is None:
             raise InplaceError("cannot tell which ReplicaSet of Deployment %s/%s is current; template not synced" % (sync.namespace, sync.name))
         rs_name = current["metadata"]["name"]
